@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Diagnostics;
+using HuatuoAspire.Model;
+using HuatuoAspire.Model.Tokenization;
+using HuatuoAspire.Reasoning.Verification;
+using HuatuoAspire.Training.Data;
+using HuatuoAspire.Training.Ppo;
+using HuatuoAspire.Training.Sft;
+using HuatuoAspire.Training.Synthetic;
+using Spectre.Console;
+
+namespace HuatuoAspire.Cli.Commands;
+
+/// <summary>
+/// <c>huatuo demo learn</c>: shows on CPU that both stages learn. A fresh model from <c>model init</c> is fine-tuned on
+/// worked solutions of the synthetic medical-calculation task, then trained with PPO from that checkpoint; held-out
+/// loss, verifier accuracy and mean reward are measured before and after with the same seeds and sampling.
+/// </summary>
+public static class DemoLearnCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<string>("--out") { Description = "Working folder.", DefaultValueFactory = _ => "demo-learn" };
+        var preset = new Option<string>("--preset") { Description = "Model preset from model init: tiny, small or base.", DefaultValueFactory = _ => "tiny" };
+        var trainCount = new Option<int>("--train-count") { DefaultValueFactory = _ => 3000 };
+        var heldOutCount = new Option<int>("--held-out-count") { DefaultValueFactory = _ => 64 };
+        var sftEpochs = new Option<int>("--sft-epochs") { DefaultValueFactory = _ => 5 };
+        var sftLr = new Option<double>("--sft-lr") { DefaultValueFactory = _ => 3e-3 };
+        var ppoSteps = new Option<int>("--ppo-steps") { Description = "PPO iterations.", DefaultValueFactory = _ => 40 };
+        var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 5e-5 };
+        var kinds = new Option<string>("--kinds") { Description = $"Task kinds, comma-separated, from {string.Join(", ", MedicalCalculationTasks.Kinds)} (default: the three a ~1M-parameter model can learn to some degree in minutes).", DefaultValueFactory = _ => "convert,dose,infusion" };
+        var rollouts = new Option<int>("--rollout-batch-size") { DefaultValueFactory = _ => 32 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
+        var command = new Command("learn", "End-to-end on CPU: SFT lowers held-out loss, PPO raises held-out accuracy and reward; prints a before/after table.")
+        {
+            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, seed, kinds,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var clock = Stopwatch.StartNew();
+            var root = Path.GetFullPath(parse.GetValue(output)!);
+            var s = parse.GetValue(seed);
+            if (!Enum.TryParse<ModelPreset>(parse.GetValue(preset), ignoreCase: true, out var modelPreset))
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--preset must be tiny, small or base.[/]");
+                return 2;
+            }
+            var taskKinds = parse.GetValue(kinds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var unknown = taskKinds.Except(MedicalCalculationTasks.Kinds).ToList();
+            if (taskKinds.Length == 0 || unknown.Count > 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--kinds: unknown kind(s) {string.Join(", ", unknown)}; known: {string.Join(", ", MedicalCalculationTasks.Kinds)}.[/]");
+                return 2;
+            }
+            var baseDir = Path.Combine(root, "init");
+            ModelPresets.Create(baseDir, ModelArchitecture.Llama, modelPreset, "byte", s).Dispose();
+            IReadOnlyList<MedicalCalculationProblem> train, heldOut;
+            try { (train, heldOut) = MedicalCalculationTasks.Splits(parse.GetValue(trainCount), parse.GetValue(heldOutCount), s, taskKinds); }
+            catch (InvalidOperationException e)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+            var sftFile = Path.Combine(root, "sft-train.jsonl");
+            var ppoFile = Path.Combine(root, "ppo-train.jsonl");
+            TrainingDataFile.WriteSft(sftFile, train);
+            TrainingDataFile.WritePpo(ppoFile, train);
+            TrainingDataFile.WriteSft(Path.Combine(root, "held-out.jsonl"), heldOut);
+            var heldOutSft = heldOut.Select(p => new SftRecord(p.Question, p.Thinking, p.FinalResponse)).ToList();
+            var heldOutPpo = heldOut.Select(p => new PpoRecord(p.Question, p.GroundTruth)).ToList();
+            var tokenizer = HfTokenizer.FromFolder(baseDir);
+            var encoder = new SftExampleEncoder(tokenizer, 512);
+            var heldOutEncoded = heldOutSft.Select(encoder.Encode).ToList();
+            var reward = new HuatuoReward(new RuleVerifier());
+            const double temperature = 0.5;
+            const int maxNew = 200;
+            var evalSeed = s + 1000;
+
+            var rows = new List<(string Stage, double Loss, PolicyScore Score)>();
+            async Task Measure(string stage, string dir)
+            {
+                using var model = CausalLanguageModel.FromPretrained(dir, ModelPlacement.Cpu);
+                var loss = CausalLmLoss.MeanLoss(model, heldOutEncoded);
+                var score = await PolicyEvaluation.ScoreAsync(model, tokenizer, heldOutPpo, reward, temperature, maxNew, evalSeed, ct);
+                rows.Add((stage, loss, score));
+                AnsiConsole.MarkupLineInterpolated($"[grey]{stage}: held-out loss {loss:0.0000}, reward {score.MeanReward:0.000}, accuracy {score.Accuracy:P1} ({clock.Elapsed:mm\\:ss})[/]");
+            }
+
+            await Measure("initial model", baseDir);
+            var sft = new SftTrainer(new SftOptions
+            {
+                LearningRate = parse.GetValue(sftLr), Epochs = parse.GetValue(sftEpochs), BatchSize = 16, MicroBatchSize = 16,
+                MaxSeqLen = 512, WarmupRatio = 0.05, Seed = s, Placement = ModelPlacement.Cpu,
+            });
+            var sftRecords = TrainingDataFile.ReadSft(sftFile);
+            var sftResult = default(SftResult)!;
+            await TrainCommand.WithProgress("SFT", "loss", p => sftResult = sft.Run(baseDir, sftRecords, Path.Combine(root, "sft"), p, cancellationToken: ct));
+            await Measure("after SFT", sftResult.ModelDirectory);
+
+            var steps = parse.GetValue(ppoSteps);
+            var rolloutBatch = parse.GetValue(rollouts);
+            var ppoRecords = TrainingDataFile.ReadPpo(ppoFile).Take(steps * rolloutBatch).ToList();
+            var ppo = new PpoTrainer(new PpoOptions
+            {
+                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, MiniBatchSize = 8,
+                PpoEpochs = 4, Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
+            }, reward);
+            var ppoResult = default(PpoResult)!;
+            await TrainCommand.WithProgress("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftResult.ModelDirectory, sftResult.ModelDirectory,
+                ppoRecords, Path.Combine(root, "ppo"), p, cancellationToken: ct));
+            await Measure("after PPO", ppoResult.ModelDirectory);
+
+            var table = new Table().AddColumns("stage", "held-out loss", "mean reward", "accuracy", "well-formed", "mean response tokens");
+            foreach (var (stage, loss, score) in rows)
+                table.AddRow(stage, $"{loss:0.0000}", $"{score.MeanReward:0.000}", $"{score.Accuracy:P1}", $"{score.WellFormed:P1}", $"{score.MeanResponseTokens:0.0}");
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{heldOut.Count} held-out problems, {train.Count} training problems ({string.Join(", ", taskKinds)}), preset {modelPreset}, seed {s}, sampling T={temperature}; total {clock.Elapsed:mm\\:ss}.");
+            return 0;
+        });
+        var demo = new Command("demo", "Demonstrations on models made here.");
+        demo.Subcommands.Add(command);
+        return demo;
+    }
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using HuatuoAspire.Reasoning.Files;
+using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Reasoning.Search;
+using HuatuoAspire.Reasoning.Verification;
+using Spectre.Console;
+
+namespace HuatuoAspire.Cli.Commands;
+
+public static class SearchCommands
+{
+    public static Command CreateSearch()
+    {
+        var input = new Option<FileInfo>("--in") { Description = "Verifiable problems (JSON or JSON lines with \"Open-ended Verifiable Question\" and \"Ground-True Answer\").", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "Output JSON-lines file with Question, Complex_CoT, Response and the search trace; an existing one is resumed.", Required = true };
+        var maxDepth = new Option<int>("--max-depth") { Description = "Refinements per attempt (paper N = 3).", DefaultValueFactory = _ => 3 };
+        var maxAttempts = new Option<int>("--max-attempts") { Description = "Fresh attempts per problem (paper T = 3).", DefaultValueFactory = _ => 3 };
+        var verifierKind = new Option<string>("--verifier") { Description = "llm (an LLM judge, default) or rule (no LLM).", DefaultValueFactory = _ => "llm" };
+        var efficient = new Option<bool>("--efficient-search") { Description = "When every attempt fails, reveal the label for one more continuation; such outputs are marked label_guided and not verified." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the strategy choice.", DefaultValueFactory = _ => 42 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Problems searched at once (and the endpoint's request limit).", DefaultValueFactory = _ => 8 };
+        var limit = new Option<int?>("--limit") { Description = "Only the first N problems." };
+        var llm = new LlmArguments();
+        var judge = new LlmArguments("judge-", "LLM judge (defaults to --llm)");
+        var command = new Command("search", "Search verified complex reasoning paths for verifiable problems (stage 1 data of HuatuoGPT-o1).")
+        {
+            input, output, maxDepth, maxAttempts, verifierKind, efficient, seed, concurrency, limit,
+        };
+        llm.AddTo(command);
+        judge.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                var parallelism = parse.GetValue(concurrency);
+                if (parallelism < 1) throw new LlmConfigurationException($"--concurrency must be at least 1, got {parallelism}.");
+                var options = new SearchOptions
+                {
+                    MaxDepth = parse.GetValue(maxDepth),
+                    MaxAttempts = parse.GetValue(maxAttempts),
+                    EfficientSearch = parse.GetValue(efficient),
+                    Seed = parse.GetValue(seed),
+                };
+                try { options.Validate(); }
+                catch (ArgumentOutOfRangeException exception) { throw new LlmConfigurationException($"--{(exception.ParamName == nameof(SearchOptions.MaxDepth) ? "max-depth" : "max-attempts")}: {exception.Message}"); }
+
+                var inPath = parse.GetValue(input)!.FullName;
+                var records = RecordFile.Read(inPath);
+                if (parse.GetValue(limit) is { } n) records = records.Take(n).ToList();
+                var problems = PipelineRecords.ReadVerifiable(records, out var skipped);
+                if (skipped > 0) AnsiConsole.MarkupLineInterpolated($"[grey]{skipped} record(s) without an open-ended question and ground-truth answer are skipped.[/]");
+                var byId = problems.ToDictionary(p => p.Input.ProcessId);
+
+                var ledger = new LlmUsageLedger();
+                using var generator = new LlmEndpoint(llm.Resolve(parse, "search", parallelism), ledger);
+                using var judgeEndpoint = parse.GetValue(verifierKind) switch
+                {
+                    "llm" => judge.IsGiven(parse) ? new LlmEndpoint(judge.Resolve(parse, "judge", parallelism), ledger) : null,
+                    "rule" => null,
+                    var other => throw new LlmConfigurationException($"--verifier must be llm or rule, got '{other}'."),
+                };
+                IAnswerVerifier verifier = parse.GetValue(verifierKind) == "rule" ? new RuleVerifier() : new LlmJudgeVerifier(judgeEndpoint ?? generator);
+                var search = new ReasoningPathSearch(generator, verifier, options);
+                return await FileJobConsole.RunAsync("search", parse.GetValue(output)!.FullName, parallelism, problems.Select(p => p.Input).ToList(),
+                    async (record, token) =>
+                    {
+                        var problem = byId[record.ProcessId];
+                        return PipelineRecords.SearchRecord(record, await search.SearchAsync(problem.Question, problem.Answer, record.ProcessId, token));
+                    },
+                    ledger, ct);
+            }
+            catch (Exception exception) when (exception is RecordFileException or LlmConfigurationException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using HuatuoAspire.Cli.Hosting;
+using HuatuoAspire.LocalServers;
+
+namespace HuatuoAspire.Cli.Commands;
+
+public static class UpCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<DirectoryInfo?>("--data-dir")
+        {
+            Description = "Where the embedded PostgreSQL and Azurite keep their data (default: .data in the checkout).",
+        };
+        var urls = new Option<string>("--urls")
+        {
+            Description = "Addresses to listen on. Admin actions need Admin__Password unless every address is loopback.",
+            DefaultValueFactory = _ => "http://127.0.0.1:5080",
+        };
+        var command = new Command("up", "Run the whole system in this process (PostgreSQL and Azurite started here when no connection strings are configured).")
+        {
+            dataDir, urls,
+        };
+        command.SetAction((parse, ct) => AllInOneHost.RunAsync(
+            new AllInOneOptions(
+                (parse.GetValue(dataDir)?.FullName) ?? DefaultDataDirectory(),
+                parse.GetValue(urls)!,
+                parse.UnmatchedTokens.ToArray()),
+            ct));
+        return command;
+    }
+
+    /// <summary><c>.data</c> in the checkout when run from one, else <c>~/.local/share/huatuo</c>.</summary>
+    public static string DefaultDataDirectory()
+    {
+        var root = RepositoryRoot.TryFind();
+        return root is not null
+            ? Path.Combine(root, ".data")
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "huatuo");
+    }
+}

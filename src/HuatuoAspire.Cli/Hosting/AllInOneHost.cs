@@ -1,0 +1,109 @@
+using HuatuoAspire.Dashboard;
+using HuatuoAspire.Data;
+using Microsoft.AspNetCore.DataProtection;
+using HuatuoAspire.Inference;
+using HuatuoAspire.LocalServers;
+using HuatuoAspire.Trainer;
+using HuatuoAspire.Workers;
+using Spectre.Console;
+
+namespace HuatuoAspire.Cli.Hosting;
+
+public sealed record AllInOneOptions(string DataDirectory, string Urls, string[] ExtraArgs);
+
+/// <summary>
+/// Every service of the system in one process, like a monolithic "-target=all" mode: the same
+/// <c>AddXxx</c>/<c>MapXxx</c> halves each service's own Program uses, composed on one web host. PostgreSQL and
+/// Azurite are started here when no connection strings are configured, and stopped when the host stops.
+/// </summary>
+public static class AllInOneHost
+{
+    public static async Task<int> RunAsync(AllInOneOptions options, CancellationToken ct)
+    {
+        AnsiConsole.MarkupLine("[bold]HuatuoAspire[/] all-in-one host");
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(options.ExtraArgs).Build();
+        await using var infrastructure = await LocalInfrastructure.StartAsync(
+            options.DataDirectory, ConnectionNames.Database,
+            configuration.GetConnectionString(ConnectionNames.Database),
+            configuration.GetConnectionString(ConnectionNames.Blobs),
+            line => AnsiConsole.MarkupLineInterpolated($"  [grey]started[/] {line}"), ct);
+
+        await using var app = await CreateAsync(options, infrastructure, ct);
+        await app.StartAsync(ct);
+        PrintEndpoints(app);
+        try
+        {
+            await app.WaitForShutdownAsync(ct);
+        }
+        catch (OperationCanceledException) { }
+        AnsiConsole.MarkupLine("[grey]stopping…[/]");
+        await app.StopAsync(CancellationToken.None);
+        return 0;
+    }
+
+    /// <summary>Builds the composed application on the given database and blob storage (not started).</summary>
+    public static async Task<WebApplication> CreateAsync(AllInOneOptions options, LocalInfrastructure infrastructure,
+        CancellationToken ct)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = options.ExtraArgs,
+            ApplicationName = typeof(AllInOneHost).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.WebHost.UseUrls(options.Urls);
+        // EF logs the migrator's first look for its history table on an empty database as a failed command; real
+        // failures surface as exceptions where they happen.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
+        builder.Configuration[$"ConnectionStrings:{ConnectionNames.Database}"] = infrastructure.DatabaseConnectionString;
+        builder.Configuration[$"ConnectionStrings:{ConnectionNames.Blobs}"] = infrastructure.BlobConnectionString;
+        // Without Inference:ModelPath the inference service makes a tiny model once; keep it with the rest of the data.
+        builder.Configuration["Inference:DefaultModelDir"] ??= Path.Combine(options.DataDirectory, "models", "default");
+        // Sign-in cookies stay valid across restarts: keep the key ring with the rest of the data.
+        builder.Services.AddDataProtection()
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")))
+            .SetApplicationName("HuatuoAspire");
+
+        Compose(builder);
+        var app = builder.Build();
+        // The one place migrations run for this process, before any service touches the database.
+        await DatabaseMigrator.MigrateAsync(app.Services, ct);
+        Map(app);
+        return app;
+    }
+
+    /// <summary>Registers every service on one builder.</summary>
+    public static void Compose(WebApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.AddWorkers();
+        builder.AddTrainer();
+        builder.AddInference();
+        builder.AddDashboard();
+    }
+
+    /// <summary>Maps every service's endpoints on one app.</summary>
+    public static void Map(WebApplication app)
+    {
+        app.MapDefaultEndpoints();
+        app.MapWorkers();
+        app.MapTrainer();
+        app.MapInference();
+        app.MapDashboard();
+    }
+
+    private static void PrintEndpoints(WebApplication app)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumn("service").AddColumn("url");
+        foreach (var address in app.Urls)
+        {
+            var baseUrl = address.TrimEnd('/');
+            table.AddRow("dashboard", $"{baseUrl}/");
+            table.AddRow("jobs (Hangfire)", $"{baseUrl}/hangfire");
+            table.AddRow("inference (OpenAI-compatible)", $"{baseUrl}/v1");
+            table.AddRow("health", $"{baseUrl}/health");
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("Press [bold]Ctrl+C[/] to stop everything.");
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using HuatuoAspire.Cli.Commands;
+
+namespace HuatuoAspire.Cli;
+
+public static class Program
+{
+    public static Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("huatuo: the HuatuoAspire command line (medical reasoning pipeline, training, serving).");
+        root.Subcommands.Add(UpCommand.Create());
+        root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(ModelCommands.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ConstructCommands.CreateConstruct());
+        root.Subcommands.Add(SearchCommands.CreateSearch());
+        root.Subcommands.Add(VerifierCommands.CreateVerifier());
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(DemoLearnCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+
+        // Benchmarks print figures; speed goals live here, never in timed tests.
+        var bench = new Command("bench", "Benchmarks that print figures.");
+        bench.Subcommands.Add(BenchSearchCommands.CreateSearch());
+        bench.Subcommands.Add(BenchServeCommand.Create());
+        bench.Subcommands.Add(BenchTrainCommand.Create());
+        bench.Subcommands.Add(BenchGenerateCommands.CreateGenerate());
+        bench.Subcommands.Add(BenchLlamaCppCommand.Create());
+        root.Subcommands.Add(bench);
+
+        // Ctrl+C cancels the command's token; give long-running commands time to stop servers and flush files.
+        return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
+    }
+}

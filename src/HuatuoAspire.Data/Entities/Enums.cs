@@ -1,0 +1,37 @@
+namespace HuatuoAspire.Data.Entities;
+
+// Every enum below is stored as its name (string column), so rows stay readable in psql and adding a member
+// never renumbers existing data.
+
+public enum ImportFormat { Demo, MedQa, MedMcqa, Sft }
+
+public enum ImportRunStatus { Running, Completed, CompletedWithSkips, AlreadyImported, RolledBack, Failed }
+
+public enum ProblemStatus
+{
+    /// <summary>Reformulated from an exam question, filters not yet run.</summary>
+    Pending,
+    /// <summary>Passed the difficulty and LLM filters: ready for reasoning-path search.</summary>
+    Accepted,
+    /// <summary>Removed by a filter (see the verdicts).</summary>
+    Rejected,
+    Searching,
+    /// <summary>A verified reasoning trajectory exists.</summary>
+    Solved,
+    /// <summary>Search exhausted its attempts without a verified answer.</summary>
+    Unsolved,
+}
+
+public enum LlmFilterVerdict { Pass, TooSimple, AmbiguousAnswer, NotReformulatable }
+
+public enum SearchStrategy { Init, Backtracking, ExploringNewPaths, Verification, Correction }
+
+public enum VerifierVerdict { Correct, Incorrect, Unparseable }
+
+public enum TrajectoryStatus { Searching, Succeeded, Failed, Imported }
+
+public enum PipelineRunKind { Construction, Search }
+
+public enum RunStatus { Queued, Running, Succeeded, Failed, Cancelled }
+
+public enum TrainingRunKind { Sft, Ppo }

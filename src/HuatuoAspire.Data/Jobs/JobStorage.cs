@@ -1,0 +1,76 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace HuatuoAspire.Data.Jobs;
+
+/// <summary>
+/// Hangfire on the project's PostgreSQL database (schema <c>hangfire</c>). Every service that enqueues, runs or shows
+/// jobs calls <see cref="AddHuatuoJobStorage"/>; which queues a process serves is each service's own choice, so the
+/// workers scale out by running more processes on the same database (Hangfire's multi-server model).
+/// </summary>
+public static class JobStorage
+{
+    public const string Schema = "hangfire";
+
+    /// <summary>The queues, one per kind of work. The trainer alone serves <see cref="Training"/>.</summary>
+    public static class Queues
+    {
+        public const string Construction = "construction";
+        public const string Search = "search";
+        public const string Evaluation = "evaluation";
+        public const string Training = "training";
+        public const string Default = "default";
+    }
+
+    public static IHostApplicationBuilder AddHuatuoJobStorage(this IHostApplicationBuilder builder)
+    {
+        if (builder.Services.Any(s => s.ServiceType == typeof(JobStorageMarker))) return builder;
+        builder.Services.AddSingleton<JobStorageMarker>();
+
+        builder.Services.AddHangfire((sp, config) =>
+        {
+            var connectionString = sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionNames.Database)
+                ?? throw new InvalidOperationException(
+                    $"No connection string '{ConnectionNames.Database}' (ConnectionStrings__{ConnectionNames.Database}) is configured.");
+            config
+                .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+                .UseSimpleAssemblyNameTypeSerializer()
+                .UseRecommendedSerializerSettings()
+                .UsePostgreSqlStorage(
+                    o => o.UseNpgsqlConnection(connectionString),
+                    new PostgreSqlStorageOptions
+                    {
+                        SchemaName = Schema,
+                        PrepareSchemaIfNecessary = true,
+                        QueuePollInterval = TimeSpan.FromSeconds(1),
+                        // A job whose worker died becomes visible again after this long (resume after a kill).
+                        InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                        DistributedLockTimeout = TimeSpan.FromMinutes(1),
+                    });
+        });
+        return builder;
+    }
+
+    /// <summary>Runs a Hangfire server in this process for the given queues.</summary>
+    public static IHostApplicationBuilder AddHuatuoJobServer(this IHostApplicationBuilder builder, string name,
+        int workerCount, params string[] queues)
+    {
+        builder.AddHuatuoJobStorage();
+        builder.Services.AddHangfireServer(o =>
+        {
+            o.ServerName = $"{name}:{Environment.MachineName}:{Environment.ProcessId}";
+            o.Queues = queues;
+            o.WorkerCount = Math.Max(1, workerCount);
+            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            o.SchedulePollingInterval = TimeSpan.FromSeconds(5);
+        });
+        builder.Services.AddHealthChecks()
+            .AddTypeActivatedCheck<JobServerHealthCheck>(name, failureStatus: null, tags: [name], args: name);
+        return builder;
+    }
+
+    private sealed class JobStorageMarker;
+}

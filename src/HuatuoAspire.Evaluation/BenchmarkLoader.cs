@@ -1,0 +1,124 @@
+using System.Text.Json;
+
+namespace HuatuoAspire.Evaluation;
+
+/// <summary>One multiple-choice question of a benchmark, options in file order.</summary>
+public sealed record BenchmarkQuestion(string Benchmark, int Index, string Question,
+    IReadOnlyList<KeyValuePair<string, string>> Options, string AnswerIdx, string? Answer);
+
+/// <summary>Bad benchmark input: says which file and where.</summary>
+public sealed class BenchmarkFormatException(string message) : Exception(message);
+
+/// <summary>
+/// Reads benchmarks in the reference format: a JSON object keyed by benchmark name, each a list of
+/// {question, options:{A:…}, answer_idx, answer}; or JSONL with the same fields and an optional "source" (the
+/// benchmark name, "unknown" when absent).
+/// </summary>
+public static class BenchmarkLoader
+{
+    public static IReadOnlyList<BenchmarkQuestion> Load(string path)
+    {
+        if (!File.Exists(path)) throw new BenchmarkFormatException($"{path}: file not found.");
+        var text = File.ReadAllText(path);
+        var trimmed = text.TrimStart();
+        var isJsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || (!trimmed.StartsWith('{') && !trimmed.StartsWith('['));
+        if (!isJsonl)
+        {
+            // A JSON object whose first value is not a list is JSONL with one record per line.
+            try
+            {
+                using var probe = JsonDocument.Parse(text);
+                if (probe.RootElement.ValueKind == JsonValueKind.Object && probe.RootElement.EnumerateObject().Any(p => p.Value.ValueKind != JsonValueKind.Array))
+                    isJsonl = true;
+            }
+            catch (JsonException) when (trimmed.StartsWith('{'))
+            {
+                isJsonl = true;
+            }
+            catch (JsonException e)
+            {
+                throw new BenchmarkFormatException($"{path}:{e.LineNumber + 1}: invalid JSON: {e.Message}");
+            }
+        }
+
+        return isJsonl ? LoadJsonl(path, text) : LoadKeyed(path, text);
+    }
+
+    private static List<BenchmarkQuestion> LoadKeyed(string path, string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+            throw new BenchmarkFormatException($"{path}:1: expected a JSON object keyed by benchmark name, found {document.RootElement.ValueKind}.");
+        var questions = new List<BenchmarkQuestion>();
+        foreach (var benchmark in document.RootElement.EnumerateObject())
+        {
+            var index = 0;
+            foreach (var item in benchmark.Value.EnumerateArray())
+            {
+                questions.Add(Read(item, benchmark.Name, index, $"{path}: benchmark '{benchmark.Name}' item {index}"));
+                index++;
+            }
+        }
+
+        return questions;
+    }
+
+    private static List<BenchmarkQuestion> LoadJsonl(string path, string text)
+    {
+        var questions = new List<BenchmarkQuestion>();
+        var perBenchmark = new Dictionary<string, int>(StringComparer.Ordinal);
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0) continue;
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(line);
+            }
+            catch (JsonException e)
+            {
+                throw new BenchmarkFormatException($"{path}:{i + 1}: invalid JSON: {e.Message}");
+            }
+
+            using (document)
+            {
+                var where = $"{path}:{i + 1}";
+                if (document.RootElement.ValueKind != JsonValueKind.Object) throw new BenchmarkFormatException($"{where}: expected a JSON object per line.");
+                var source = document.RootElement.TryGetProperty("source", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "unknown";
+                perBenchmark.TryGetValue(source, out var index);
+                perBenchmark[source] = index + 1;
+                questions.Add(Read(document.RootElement, source, index, where));
+            }
+        }
+
+        return questions;
+    }
+
+    private static BenchmarkQuestion Read(JsonElement item, string benchmark, int index, string where)
+    {
+        if (item.ValueKind != JsonValueKind.Object) throw new BenchmarkFormatException($"{where}: expected an object, found {item.ValueKind}.");
+        var question = RequiredString(item, "question", where);
+        if (!item.TryGetProperty("options", out var options) || options.ValueKind != JsonValueKind.Object)
+            throw new BenchmarkFormatException($"{where}: 'options' must be an object like {{\"A\": \"...\"}}.");
+        var optionList = new List<KeyValuePair<string, string>>();
+        foreach (var option in options.EnumerateObject())
+        {
+            if (option.Value.ValueKind != JsonValueKind.String) throw new BenchmarkFormatException($"{where}: option '{option.Name}' must be a string.");
+            optionList.Add(new(option.Name, option.Value.GetString()!));
+        }
+
+        if (optionList.Count < 2) throw new BenchmarkFormatException($"{where}: needs at least two options, found {optionList.Count}.");
+        var answerIdx = RequiredString(item, "answer_idx", where);
+        if (!optionList.Any(o => o.Key == answerIdx))
+            throw new BenchmarkFormatException($"{where}: answer_idx '{answerIdx}' is not one of the options ({string.Join(", ", optionList.Select(o => o.Key))}).");
+        var answer = item.TryGetProperty("answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        return new BenchmarkQuestion(benchmark, index, question, optionList, answerIdx, answer);
+    }
+
+    private static string RequiredString(JsonElement item, string name, string where) =>
+        item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
+            ? value.GetString()!
+            : throw new BenchmarkFormatException($"{where}: missing or empty string field '{name}'.");
+}

@@ -1,0 +1,200 @@
+using System.Threading.Channels;
+using HuatuoAspire.Inference.Contracts;
+using HuatuoAspire.Inference.Serving;
+using HuatuoAspire.Model.Tokenization;
+using HuatuoAspire.Model.Tokenization.ChatTemplates;
+
+namespace HuatuoAspire.Inference.Scheduling;
+
+/// <summary>What a request's stream carries, in order: Admitted, then TextDelta*, then Finished (or Failed at any point).</summary>
+public abstract record GenerationEvent;
+
+/// <summary>The request joined the running batch (its prompt is prefilled).</summary>
+public sealed record Admitted(string ModelId, int PromptTokens) : GenerationEvent;
+
+public sealed record TextDelta(string Text) : GenerationEvent;
+
+/// <summary><paramref name="Reason"/>: "stop" (EOS token or a stop string) or "length" (max tokens or the context is full).</summary>
+public sealed record Finished(string Reason, int PromptTokens, int CompletionTokens) : GenerationEvent;
+
+public sealed record Failed(Exception Error) : GenerationEvent;
+
+/// <summary>A validated chat request, ready to be tokenized for whichever model serves it when it is admitted.</summary>
+public sealed record GenerationRequest(
+    string RequestedModel,
+    IReadOnlyList<ChatMessage> Messages,
+    int? MaxTokens,
+    IReadOnlyList<string> Stop,
+    SamplingSettings Sampling);
+
+/// <summary>
+/// One request's life in the scheduler. The scheduler thread alone touches its decoding state; the request
+/// handler reads <see cref="Events"/>. A job is bound to the model that tokenized its prompt.
+/// </summary>
+public sealed class GenerationJob
+{
+    private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private TextStreamDecoder? _decoder;
+    private string _pendingText = "";
+    private IReadOnlySet<int> _eos = new HashSet<int>();
+
+    public GenerationJob(GenerationRequest request, CancellationToken cancellation)
+    {
+        Request = request;
+        Cancellation = cancellation;
+    }
+
+    public GenerationRequest Request { get; }
+    public CancellationToken Cancellation { get; }
+    public ChannelReader<GenerationEvent> Events => _events.Reader;
+
+    public ServedModel? Model { get; private set; }
+    public IReadOnlyList<int> PromptIds { get; private set; } = [];
+    public int MaxTokens { get; private set; }
+    public int CompletionTokens { get; private set; }
+    public int Slot { get; internal set; } = -1;
+    public bool IsDone { get; private set; }
+
+    /// <summary>
+    /// Tokenizes the prompt with <paramref name="model"/>'s chat template and checks it against the context length.
+    /// Throws <see cref="InferenceRequestException"/> (404, 400) when the request cannot run on this model.
+    /// </summary>
+    public void PrepareFor(ServedModel model)
+    {
+        if (!string.Equals(Request.RequestedModel, model.Id, StringComparison.Ordinal))
+        {
+            throw InferenceRequestException.ModelNotFound(Request.RequestedModel, model.Id);
+        }
+        var ids = ChatPromptEncoder.Encode(model.Tokenizer, Request.Messages);
+        if (ids.Count >= model.ContextLength)
+        {
+            throw InferenceRequestException.ContextLengthExceeded(
+                $"This model's maximum context length is {model.ContextLength} tokens, but the messages take {ids.Count} tokens " +
+                "(at least one token must be left for the completion).");
+        }
+        var room = model.ContextLength - ids.Count;
+        if (Request.MaxTokens is { } max && max > room)
+        {
+            throw new InferenceRequestException(StatusCodes.Status400BadRequest,
+                $"This model's maximum context length is {model.ContextLength} tokens. The messages take {ids.Count} tokens " +
+                $"and max_tokens asks for {max}; at most {room} completion tokens fit.",
+                "invalid_request_error", "max_tokens", "context_length_exceeded");
+        }
+        Model = model;
+        PromptIds = ids;
+        MaxTokens = Request.MaxTokens ?? room;
+        _eos = model.Tokenizer.EosTokenIds;
+        _decoder = model.Tokenizer.CreateStreamDecoder(skipSpecialTokens: true);
+        _pendingText = "";
+        CompletionTokens = 0;
+    }
+
+    internal void Publish(GenerationEvent e) => _events.Writer.TryWrite(e);
+
+    private int _leftQueue;
+    private CancellationTokenRegistration _queueWatch;
+
+    /// <summary>Called once when the job stops counting against the queue's bound.</summary>
+    internal Action? OnLeftQueue { get; set; }
+
+    // A client that gives up while waiting frees its place in the queue at once.
+    internal void WatchForCancellationWhileQueued() => _queueWatch = Cancellation.Register(LeaveQueue);
+
+    internal void LeaveQueue()
+    {
+        if (Interlocked.Exchange(ref _leftQueue, 1) != 0) return;
+        OnLeftQueue?.Invoke();
+        // Unregistering from inside the callback itself would wait for it: only let go of it from the scheduler.
+        if (!Cancellation.IsCancellationRequested) _queueWatch.Dispose();
+    }
+
+    /// <summary>Takes the token the last step produced; returns true when the job has finished.</summary>
+    internal bool Accept(int tokenId)
+    {
+        CompletionTokens++;
+        if (_eos.Contains(tokenId))
+        {
+            Complete("stop", flushDecoder: true);
+            return true;
+        }
+        _pendingText += _decoder!.Push(tokenId);
+        if (ReleaseText()) return true;
+        if (CompletionTokens >= MaxTokens || PromptIds.Count + CompletionTokens >= Model!.ContextLength)
+        {
+            Complete("length", flushDecoder: true);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Ends the job because the decoder has no room left for it.</summary>
+    internal void EndForLength() => Complete("length", flushDecoder: true);
+
+    /// <summary>Ends the job without a reply (the client went away, or the service stops).</summary>
+    internal void Abandon(Exception? error = null)
+    {
+        if (IsDone) return;
+        IsDone = true;
+        if (error is not null) _events.Writer.TryWrite(new Failed(error));
+        _events.Writer.TryComplete();
+    }
+
+    // Emits generated text, holding back a tail that may still become a stop string; true when a stop string ended the job.
+    private bool ReleaseText()
+    {
+        var stops = Request.Stop;
+        if (stops.Count == 0)
+        {
+            Emit(_pendingText);
+            _pendingText = "";
+            return false;
+        }
+        var first = -1;
+        foreach (var stop in stops)
+        {
+            var at = _pendingText.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        if (first >= 0)
+        {
+            Emit(_pendingText[..first]);
+            _pendingText = "";
+            Complete("stop", flushDecoder: false);
+            return true;
+        }
+        var keep = 0;
+        foreach (var stop in stops)
+        {
+            for (var n = Math.Min(stop.Length - 1, _pendingText.Length); n > keep; n--)
+            {
+                if (_pendingText.AsSpan(_pendingText.Length - n).SequenceEqual(stop.AsSpan(0, n)))
+                {
+                    keep = n;
+                    break;
+                }
+            }
+        }
+        Emit(_pendingText[..^keep]);
+        _pendingText = _pendingText[^keep..];
+        return false;
+    }
+
+    private void Complete(string reason, bool flushDecoder)
+    {
+        if (flushDecoder)
+        {
+            Emit(_pendingText + _decoder!.Flush());
+            _pendingText = "";
+        }
+        IsDone = true;
+        _events.Writer.TryWrite(new Finished(reason, PromptIds.Count, CompletionTokens));
+        _events.Writer.TryComplete();
+    }
+
+    private void Emit(string text)
+    {
+        if (text.Length > 0) _events.Writer.TryWrite(new TextDelta(text));
+    }
+}

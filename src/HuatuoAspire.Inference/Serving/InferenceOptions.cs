@@ -1,0 +1,32 @@
+namespace HuatuoAspire.Inference.Serving;
+
+/// <summary>The <c>Inference</c> configuration section.</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>The model folder to serve. When empty, a small default model is created once in <see cref="DefaultModelDir"/>.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>The name clients use in <c>model</c>; defaults to the folder's name.</summary>
+    public string? ModelId { get; set; }
+
+    public int MaxBatchSize { get; set; } = 8;
+
+    /// <summary>Requests waiting for a batch slot beyond this many are refused with 429.</summary>
+    public int MaxQueue { get; set; } = 64;
+
+    /// <summary>Caps the model's own context length (prompt + completion tokens) when set.</summary>
+    public int? ContextLength { get; set; }
+
+    /// <summary>When set, every /v1 request must send <c>Authorization: Bearer {ApiKey}</c>.</summary>
+    public string? ApiKey { get; set; }
+
+    public string DefaultModelDir { get; set; } = Path.Combine(".data", "models", "default");
+
+    /// <summary>Where checkpoints switched in from blob storage are downloaded to (one folder per prefix).</summary>
+    public string CheckpointCacheDir { get; set; } = Path.Combine(".data", "models", "checkpoints");
+
+    /// <summary>Seconds a client is told to wait (Retry-After) when the queue is full.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+}

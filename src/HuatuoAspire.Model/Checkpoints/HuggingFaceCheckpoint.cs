@@ -1,0 +1,256 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HuatuoAspire.Model.Checkpoints;
+
+/// <summary>
+/// The weights of a Hugging Face model folder: <c>model.safetensors</c>, or shards
+/// <c>model-0000X-of-0000N.safetensors</c> listed by <c>model.safetensors.index.json</c>. Loading is strict (every
+/// parameter must be in the checkpoint, every checkpoint tensor must be a parameter) and copies each tensor from the
+/// memory-mapped file straight into its parameter, so a model never needs twice its size in memory.
+/// </summary>
+public sealed class HuggingFaceCheckpoint : IDisposable
+{
+    public const string SingleFileName = "model.safetensors";
+    public const string IndexFileName = "model.safetensors.index.json";
+
+    private readonly List<SafeTensorsFile> _files;
+    private readonly Dictionary<string, (SafeTensorsFile File, SafeTensorInfo Info)> _tensors;
+
+    private HuggingFaceCheckpoint(List<SafeTensorsFile> files, Dictionary<string, (SafeTensorsFile, SafeTensorInfo)> tensors)
+    {
+        _files = files;
+        _tensors = tensors;
+    }
+
+    public IReadOnlyCollection<string> Names => _tensors.Keys;
+
+    public SafeTensorInfo Info(string name) => _tensors[name].Info;
+
+    public static HuggingFaceCheckpoint Open(string modelDirectory)
+    {
+        var single = Path.Combine(modelDirectory, SingleFileName);
+        var index = Path.Combine(modelDirectory, IndexFileName);
+        var files = new List<SafeTensorsFile>();
+        var tensors = new Dictionary<string, (SafeTensorsFile, SafeTensorInfo)>(StringComparer.Ordinal);
+        try
+        {
+            if (File.Exists(index))
+            {
+                var weightMap = JsonNode.Parse(File.ReadAllText(index))?["weight_map"]?.AsObject()
+                                ?? throw new ModelFormatException($"{index} has no weight_map.");
+                foreach (var shard in weightMap.Select(kv => kv.Value!.GetValue<string>()).Distinct())
+                {
+                    var shardPath = Path.Combine(modelDirectory, shard);
+                    if (!File.Exists(shardPath)) throw new ModelFormatException($"{index} names {shard}, which does not exist.");
+                    var file = SafeTensorsFile.Open(shardPath);
+                    files.Add(file);
+                    foreach (var (name, info) in file.Tensors) tensors[name] = (file, info);
+                }
+                var missing = weightMap.Select(kv => kv.Key).Where(k => !tensors.ContainsKey(k)).ToList();
+                if (missing.Count > 0)
+                {
+                    throw new ModelFormatException($"{index} maps tensors that no shard holds: {string.Join(", ", missing.Take(10))}.");
+                }
+            }
+            else if (File.Exists(single))
+            {
+                var file = SafeTensorsFile.Open(single);
+                files.Add(file);
+                foreach (var (name, info) in file.Tensors) tensors[name] = (file, info);
+            }
+            else
+            {
+                throw new ModelFormatException($"{modelDirectory} holds neither {SingleFileName} nor {IndexFileName}.");
+            }
+        }
+        catch
+        {
+            foreach (var f in files) f.Dispose();
+            throw;
+        }
+        return new HuggingFaceCheckpoint(files, tensors);
+    }
+
+    /// <summary>
+    /// Copies every parameter of <paramref name="model"/> from the checkpoint. Missing or unexpected tensors and shape
+    /// mismatches are an error naming them. <paramref name="ignorable"/> names checkpoint tensors that may be present
+    /// without a parameter (a tied lm_head, rotary inv_freq buffers of old exports).
+    /// </summary>
+    public void LoadInto(nn.Module model, Func<string, bool>? ignorable = null)
+    {
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var missing = parameters.Keys.Where(k => !_tensors.ContainsKey(k)).ToList();
+        var unexpected = _tensors.Keys.Where(k => !parameters.ContainsKey(k) && !(ignorable?.Invoke(k) ?? false)).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+        {
+            throw new ModelFormatException(
+                "The checkpoint does not match the model." +
+                (missing.Count > 0 ? $" Missing: {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? $" (+{missing.Count - 20} more)" : "")}." : "") +
+                (unexpected.Count > 0 ? $" Unexpected: {string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? $" (+{unexpected.Count - 20} more)" : "")}." : ""));
+        }
+        using var _ = no_grad();
+        foreach (var (name, parameter) in parameters)
+        {
+            var (file, info) = _tensors[name];
+            if (!info.Shape.SequenceEqual(parameter.shape))
+            {
+                throw new ModelFormatException(
+                    $"{file.Path}: '{name}' has shape [{string.Join(", ", info.Shape)}], the model expects [{string.Join(", ", parameter.shape)}].");
+            }
+            // fp32/fp16/bf16 convert into each other on load; integer or boolean data in a weight is a broken file.
+            if (info.DType is not (SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.F64))
+            {
+                throw new ModelFormatException($"{file.Path}: '{name}' is {info.DType}, the model expects a floating-point weight ({parameter.dtype}).");
+            }
+            CopyInto(file, info, parameter);
+        }
+    }
+
+    /// <summary>Reads one tensor into a new CPU tensor of the checkpoint's own dtype.</summary>
+    public Tensor Read(string name)
+    {
+        var (file, info) = _tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"The checkpoint has no tensor '{name}'.");
+        var tensor = empty(info.Shape, info.DType.ToScalarType());
+        CopyBytes(file, info, tensor);
+        return tensor;
+    }
+
+    private static void CopyInto(SafeTensorsFile file, SafeTensorInfo info, Tensor parameter)
+    {
+        if (parameter.device_type == DeviceType.CPU && parameter.dtype == info.DType.ToScalarType() && parameter.is_contiguous())
+        {
+            CopyBytes(file, info, parameter); // straight from the map into the parameter's memory
+            return;
+        }
+        using var staging = empty(info.Shape, info.DType.ToScalarType());
+        CopyBytes(file, info, staging);
+        parameter.copy_(staging);
+    }
+
+    private static void CopyBytes(SafeTensorsFile file, SafeTensorInfo info, Tensor target)
+    {
+        // Spans are limited to 2 GiB: large tensors (an 8B model's embeddings in fp32) are copied in parts.
+        var elementSize = info.DType.ElementSize();
+        var chunkElements = (int.MaxValue / 2) / elementSize;
+        using var flat = target.view(-1);
+        for (long start = 0; start < info.ElementCount; start += chunkElements)
+        {
+            var count = Math.Min(chunkElements, info.ElementCount - start);
+            using var part = flat.narrow(0, start, count);
+            file.GetBytes(info, start * elementSize, checked((int)(count * elementSize))).CopyTo(part.bytes);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+    }
+
+    /// <summary>
+    /// Writes the parameters of <paramref name="model"/> as a Hugging Face checkpoint: one file, or shards of at most
+    /// <paramref name="maxShardBytes"/> plus an index. <paramref name="dtype"/> converts on the way (one tensor at a time).
+    /// </summary>
+    public static void Save(nn.Module model, string modelDirectory, ScalarType? dtype = null, long maxShardBytes = 5L << 30,
+        Func<string, bool>? skip = null)
+    {
+        Directory.CreateDirectory(modelDirectory);
+        var parameters = model.named_parameters().Where(p => !(skip?.Invoke(p.name) ?? false)).ToList();
+        var entries = parameters.Select(p =>
+        {
+            var target = dtype ?? p.parameter.dtype;
+            return new SafeTensorsWriter.Entry(p.name, target.ToSafeTensorDType(), p.parameter.shape, stream => WriteTensor(p.parameter, target, stream));
+        }).ToList();
+
+        var shards = new List<List<SafeTensorsWriter.Entry>> { new() };
+        long current = 0;
+        foreach (var e in entries)
+        {
+            if (current > 0 && current + e.ByteLength > maxShardBytes)
+            {
+                shards.Add([]);
+                current = 0;
+            }
+            shards[^1].Add(e);
+            current += e.ByteLength;
+        }
+        foreach (var stale in Directory.GetFiles(modelDirectory, "model*.safetensors*")) File.Delete(stale);
+
+        var metadata = new Dictionary<string, string> { ["format"] = "pt" };
+        if (shards.Count == 1)
+        {
+            SafeTensorsWriter.Write(Path.Combine(modelDirectory, SingleFileName), shards[0], metadata);
+            return;
+        }
+        var weightMap = new JsonObject();
+        for (var i = 0; i < shards.Count; i++)
+        {
+            var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            SafeTensorsWriter.Write(Path.Combine(modelDirectory, name), shards[i], metadata);
+            foreach (var e in shards[i]) weightMap[e.Name] = name;
+        }
+        var index = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["total_size"] = entries.Sum(e => e.ByteLength) },
+            ["weight_map"] = weightMap,
+        };
+        File.WriteAllText(Path.Combine(modelDirectory, IndexFileName), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static void WriteTensor(Tensor parameter, ScalarType dtype, Stream stream)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var cpu = parameter.detach().to(dtype).cpu().contiguous().view(-1);
+        var elementSize = dtype.ToSafeTensorDType().ElementSize();
+        var chunk = (int.MaxValue / 2) / elementSize;
+        for (long start = 0; start < cpu.shape[0]; start += chunk)
+        {
+            stream.Write(cpu.narrow(0, start, Math.Min(chunk, cpu.shape[0] - start)).bytes);
+        }
+    }
+}
+
+public static class ScalarTypeMapping
+{
+    public static ScalarType ToScalarType(this SafeTensorDType t) => t switch
+    {
+        SafeTensorDType.F64 => ScalarType.Float64,
+        SafeTensorDType.F32 => ScalarType.Float32,
+        SafeTensorDType.F16 => ScalarType.Float16,
+        SafeTensorDType.BF16 => ScalarType.BFloat16,
+        SafeTensorDType.I64 => ScalarType.Int64,
+        SafeTensorDType.I32 => ScalarType.Int32,
+        SafeTensorDType.I16 => ScalarType.Int16,
+        SafeTensorDType.I8 => ScalarType.Int8,
+        SafeTensorDType.U8 => ScalarType.Byte,
+        SafeTensorDType.BOOL => ScalarType.Bool,
+        _ => throw new ArgumentOutOfRangeException(nameof(t)),
+    };
+
+    public static SafeTensorDType ToSafeTensorDType(this ScalarType t) => t switch
+    {
+        ScalarType.Float64 => SafeTensorDType.F64,
+        ScalarType.Float32 => SafeTensorDType.F32,
+        ScalarType.Float16 => SafeTensorDType.F16,
+        ScalarType.BFloat16 => SafeTensorDType.BF16,
+        ScalarType.Int64 => SafeTensorDType.I64,
+        ScalarType.Int32 => SafeTensorDType.I32,
+        ScalarType.Int16 => SafeTensorDType.I16,
+        ScalarType.Int8 => SafeTensorDType.I8,
+        ScalarType.Byte => SafeTensorDType.U8,
+        ScalarType.Bool => SafeTensorDType.BOOL,
+        _ => throw new ArgumentOutOfRangeException(nameof(t), $"{t} has no safetensors dtype."),
+    };
+
+    /// <summary>The <c>torch_dtype</c> string of config.json.</summary>
+    public static string ToTorchDtypeName(this ScalarType t) => t switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.Float16 => "float16",
+        ScalarType.BFloat16 => "bfloat16",
+        _ => t.ToString().ToLowerInvariant(),
+    };
+}

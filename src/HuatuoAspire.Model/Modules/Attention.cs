@@ -1,0 +1,134 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace HuatuoAspire.Model.Modules;
+
+/// <summary>What every layer of one forward call shares: rotary cos/sin, the attention mask and the cache use.</summary>
+public sealed record LayerInputs(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, CacheUse? Cache);
+
+/// <summary>Grouped-query self-attention (Llama; Qwen2 adds q/k/v biases). Field names are the Hugging Face keys.</summary>
+public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
+{
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+#pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
+    public readonly Linear q_proj;
+    public readonly Linear k_proj;
+    public readonly Linear v_proj;
+    public readonly Linear o_proj;
+#pragma warning restore IDE1006
+
+    public Attention(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(Attention))
+    {
+        _heads = c.NumAttentionHeads;
+        _kvHeads = c.KeyValueHeads;
+        _headDim = c.HeadDim;
+        q_proj = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+        k_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+        v_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
+        o_proj = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, LayerInputs inputs, int layer)
+    {
+        using var scope = NewDisposeScope();
+        var (b, t) = (x.shape[0], x.shape[1]);
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, inputs.Cos, inputs.Sin);
+        k = RotaryEmbedding.Apply(k, inputs.Cos, inputs.Sin);
+
+        Tensor output;
+        if (inputs.Cache is DecodeCache decode)
+        {
+            // Write this step's key/value at each row's own position, then attend over the cached prefix.
+            var keys = decode.Cache.Keys[layer].narrow(0, 0, decode.Rows);
+            var values = decode.Cache.Values[layer].narrow(0, 0, decode.Rows);
+            var index = decode.Positions.view(decode.Rows, 1, 1, 1).expand(decode.Rows, _kvHeads, 1, _headDim);
+            keys.scatter_(2, index, k);
+            values.scatter_(2, index, v);
+            var attendK = keys.narrow(2, 0, decode.AttendLength);
+            var attendV = values.narrow(2, 0, decode.AttendLength);
+            // Grouped-query trick for one new token: the query heads sharing a kv head become that head's "positions",
+            // so the cached keys are never repeated.
+            var grouped = q.view(b, _kvHeads, _heads / _kvHeads, _headDim);
+            output = F.scaled_dot_product_attention(grouped, attendK, attendV, decode.Mask)
+                .view(b, _heads, 1, _headDim);
+        }
+        else
+        {
+            if (inputs.Cache is PrefillCache prefill)
+            {
+                prefill.Cache.Keys[layer][prefill.Row].narrow(1, 0, t).copy_(k[0]);
+                prefill.Cache.Values[layer][prefill.Row].narrow(1, 0, t).copy_(v[0]);
+            }
+            var repeat = _heads / _kvHeads;
+            if (repeat > 1)
+            {
+                k = k.unsqueeze(2).expand(b, _kvHeads, repeat, t, _headDim).reshape(b, _heads, t, _headDim);
+                v = v.unsqueeze(2).expand(b, _kvHeads, repeat, t, _headDim).reshape(b, _heads, t, _headDim);
+            }
+            output = F.scaled_dot_product_attention(q, k, v, inputs.Mask, is_casual: inputs.Mask is null && inputs.IsCausal);
+        }
+        var merged = output.transpose(1, 2).reshape(b, t, _heads * _headDim);
+        return o_proj.forward(merged).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>The SwiGLU feed-forward block: down(silu(gate(x)) * up(x)).</summary>
+public sealed class Mlp : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
+    public readonly Linear gate_proj;
+    public readonly Linear up_proj;
+    public readonly Linear down_proj;
+#pragma warning restore IDE1006
+
+    public Mlp(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(Mlp))
+    {
+        gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(x)).</summary>
+public sealed class DecoderLayer : nn.Module<Tensor, LayerInputs, Tensor>
+{
+    private readonly int _index;
+#pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
+    public readonly Attention self_attn;
+    public readonly Mlp mlp;
+    public readonly RmsNorm input_layernorm;
+    public readonly RmsNorm post_attention_layernorm;
+#pragma warning restore IDE1006
+
+    public DecoderLayer(ModelConfig c, int index, Device? device, ScalarType dtype) : base(nameof(DecoderLayer))
+    {
+        _index = index;
+        self_attn = new Attention(c, device, dtype);
+        mlp = new Mlp(c, device, dtype);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, LayerInputs inputs)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(input_layernorm.forward(x), inputs, _index);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using HuatuoAspire.Model;
+using HuatuoAspire.Model.Tokenization;
+using HuatuoAspire.Training.Data;
+using HuatuoAspire.Training.Observability;
+using HuatuoAspire.Training.Optimization;
+using HuatuoAspire.Training.Scoring;
+using HuatuoAspire.Training.Sft;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HuatuoAspire.Training.Ppo;
+
+/// <summary>PPO settings; the defaults follow the paper's stage 2.</summary>
+public sealed record PpoOptions
+{
+    public double LearningRate { get; init; } = 5e-7;
+    public double ValueLearningRate { get; init; } = 5e-7;
+    public double KlCoefficient { get; init; } = 0.03;
+    public double Gamma { get; init; } = 1.0;
+    public double Lambda { get; init; } = 0.95;
+    public double ClipRange { get; init; } = 0.2;
+    public double ValueClipRange { get; init; } = 0.2;
+    public double ValueCoefficient { get; init; } = 0.1;
+    public int PpoEpochs { get; init; } = 4;
+    /// <summary>Prompts sampled per PPO iteration (one row of metrics.jsonl each).</summary>
+    public int RolloutBatchSize { get; init; } = 16;
+    public int MiniBatchSize { get; init; } = 4;
+    public int Epochs { get; init; } = 1;
+    public double Temperature { get; init; } = 0.5;
+    public int MaxNewTokens { get; init; } = 1024;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public int Seed { get; init; } = 42;
+    public int SaveEvery { get; init; }
+    public int? StopAfterStep { get; init; }
+    public bool Resume { get; init; }
+    public ModelPlacement? Placement { get; init; }
+
+    public void Validate()
+    {
+        if (!(LearningRate > 0) || !(ValueLearningRate > 0)) throw new ArgumentException("learning rates must be positive.");
+        if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
+        if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
+        if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
+        if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
+    }
+}
+
+public sealed record PpoResult(string ModelDirectory, string ValueDirectory, int Steps, double FinalMeanReward);
+
+/// <summary>
+/// Stage 2: PPO with verifier rewards. Per iteration: sample responses to a batch of prompts (recording log-probs),
+/// score them with <see cref="HuatuoReward"/>, compute reference log-probs and values, per-token rewards
+/// −β·(log π − log π_ref) plus the score on the last token, GAE advantages (whitened) and returns; then several
+/// epochs of clipped policy and clipped value updates over shuffled mini-batches.
+/// </summary>
+public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
+{
+    public PpoOptions Options { get; } = options;
+    public HuatuoReward Reward { get; } = reward;
+
+    public async Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> records, string outputDirectory,
+        Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        Options.Validate();
+        if (records.Count == 0) throw new ArgumentException("No PPO prompts.", nameof(records));
+        var tokenizer = HfTokenizer.FromFolder(policyDirectory);
+        var encoder = new SftExampleEncoder(tokenizer, int.MaxValue);
+        var prompts = records.Select(r => encoder.EncodePrompt(r.Question)).ToList();
+
+        var perEpoch = (records.Count + Options.RolloutBatchSize - 1) / Options.RolloutBatchSize;
+        var totalSteps = perEpoch * Options.Epochs;
+        var startStep = 0;
+        string? resume = null;
+        if (Options.Resume && TrainingCheckpoint.Latest(outputDirectory, "ppo") is { } latest)
+        {
+            (resume, startStep) = latest;
+            log?.Invoke($"Resuming from {resume} at step {startStep}.");
+        }
+        var placement = Options.Placement ?? ModelPlacement.Default;
+        using var policy = CausalLanguageModel.FromPretrained(resume is null ? policyDirectory : Path.Combine(resume, "policy"), placement);
+        using var reference = CausalLanguageModel.FromPretrained(policyDirectory, placement);
+        foreach (var p in reference.parameters()) p.requires_grad = false;
+        using var value = SequenceScoringModel.FromPretrained(resume is null ? valueDirectory : Path.Combine(resume, "value"), 1, placement);
+        using var policyOptimizer = AdamWGroups.Create(policy.named_parameters(), Options.LearningRate, 0);
+        using var valueOptimizer = AdamWGroups.Create(value.named_parameters(), Options.ValueLearningRate, 0);
+        if (resume is not null)
+        {
+            TrainingCheckpoint.LoadOptimizer(policyOptimizer, resume, "policy_optimizer");
+            TrainingCheckpoint.LoadOptimizer(valueOptimizer, resume, "value_optimizer");
+        }
+        using var metrics = new TrainingMetricsLog(outputDirectory, "ppo", Options.Resume ? startStep : null);
+        var endStep = Math.Min(totalSteps, Options.StopAfterStep ?? totalSteps);
+        double lastReward = double.NaN;
+
+        for (var step = startStep; step < endStep; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            torch.manual_seed(Options.Seed * 1_000_003L + step);
+            var epoch = step / perEpoch;
+            var order = Enumerable.Range(0, records.Count).ToArray();
+            new Random(HashCode.Combine(Options.Seed, epoch)).Shuffle(order);
+            var chosen = order.Skip(step % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
+
+            policy.eval();
+            var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),
+                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => HashCode.Combine(Options.Seed, step, k)).ToList());
+            var scores = new RewardResult[rollouts.Count];
+            for (var k = 0; k < rollouts.Count; k++)
+                scores[k] = await Reward.ScoreAsync(rollouts[k].Text, records[chosen[k]].GroundTruth, cancellationToken).ConfigureAwait(false);
+            policy.train();
+
+            var figures = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0);
+            clock.Stop();
+            var tokens = rollouts.Sum(r => r.PromptIds.Length + r.ResponseIds.Length);
+            lastReward = scores.Average(s => s.Reward);
+            figures["reward"] = lastReward;
+            figures["correct_fraction"] = scores.Count(s => s.Correct) / (double)scores.Length;
+            figures["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length;
+            figures["response_length"] = rollouts.Average(r => r.ResponseIds.Length);
+            figures["lr"] = Options.LearningRate;
+            figures["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            metrics.Write(step, figures);
+            progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
+
+            if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
+            {
+                var folder = TrainingCheckpoint.Folder(outputDirectory, step + 1);
+                SavePolicy(policy, policyDirectory, Path.Combine(folder, "policy"));
+                value.SavePretrained(Path.Combine(folder, "value"));
+                TrainingCheckpoint.SaveOptimizer(policyOptimizer, folder, "policy_optimizer");
+                TrainingCheckpoint.SaveOptimizer(valueOptimizer, folder, "value_optimizer");
+                TrainingCheckpoint.WriteState(folder, step + 1, Options.Seed, "ppo");
+            }
+        }
+        var final = Path.Combine(outputDirectory, "model");
+        var finalValue = Path.Combine(outputDirectory, "value");
+        if (endStep == totalSteps)
+        {
+            SavePolicy(policy, policyDirectory, final);
+            value.SavePretrained(finalValue);
+            ModelFolderFiles.CopyTokenizer(policyDirectory, finalValue);
+        }
+        return new PpoResult(final, finalValue, endStep, lastReward);
+    }
+
+    private static void SavePolicy(CausalLanguageModel policy, string source, string folder)
+    {
+        policy.SavePretrained(folder);
+        ModelFolderFiles.CopyTokenizer(source, folder);
+    }
+
+    /// <summary>One PPO update on a batch of scored rollouts; returns the averaged loss figures.</summary>
+    internal Dictionary<string, double> Update(CausalLanguageModel policy, CausalLanguageModel reference, SequenceScoringModel value,
+        AdamW policyOptimizer, AdamW valueOptimizer, IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores, int padId)
+    {
+        var n = rollouts.Count;
+        var device = policy.Placement.Device;
+        var width = rollouts.Max(r => r.PromptIds.Length + r.ResponseIds.Length);
+        var ids = new long[n * width];
+        var attention = new long[n * width];
+        // Index t of the shifted arrays [N, width−1] is the prediction of token t+1.
+        var responseMask = new float[n * (width - 1)];
+        var oldLogProbs = new float[n * (width - 1)];
+        Array.Fill(ids, padId);
+        for (var r = 0; r < n; r++)
+        {
+            var rollout = rollouts[r];
+            var all = rollout.PromptIds.Concat(rollout.ResponseIds).ToArray();
+            for (var t = 0; t < all.Length; t++) { ids[r * width + t] = all[t]; attention[r * width + t] = 1; }
+            for (var j = 0; j < rollout.ResponseIds.Length; j++)
+            {
+                var t = rollout.PromptIds.Length + j - 1;
+                responseMask[r * (width - 1) + t] = 1;
+                oldLogProbs[r * (width - 1) + t] = rollout.LogProbs[j];
+            }
+        }
+        using var scope = NewDisposeScope();
+        var idsT = tensor(ids, [n, width], device: device);
+        var maskT = tensor(attention, [n, width], device: device);
+        var respT = tensor(responseMask, [n, width - 1], device: device);
+        var oldLpT = tensor(oldLogProbs, [n, width - 1], device: device);
+        var targets = idsT.narrow(1, 1, width - 1);
+
+        float[] refLp, oldValues;
+        using (no_grad())
+        {
+            refLp = TokenLogProbs(reference.ForwardLogits(idsT, maskT), targets, Options.Temperature).cpu().data<float>().ToArray();
+            oldValues = value.forward(idsT, maskT).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        }
+
+        // Per-token KL penalty, the score on each response's last token, then GAE along each response.
+        var advantages = new float[n * (width - 1)];
+        var returns = new float[n * (width - 1)];
+        double klSum = 0;
+        for (var r = 0; r < n; r++)
+        {
+            var rollout = rollouts[r];
+            var len = rollout.ResponseIds.Length;
+            var start = r * (width - 1) + rollout.PromptIds.Length - 1;
+            var rewards = new float[len];
+            var values = new float[len];
+            for (var j = 0; j < len; j++)
+            {
+                var kl = oldLogProbs[start + j] - refLp[start + j];
+                klSum += kl;
+                rewards[j] = (float)(-Options.KlCoefficient * kl);
+                values[j] = oldValues[start + j];
+            }
+            rewards[len - 1] += (float)scores[r].Reward;
+            var (adv, ret) = Gae.Compute(rewards, values, Options.Gamma, Options.Lambda);
+            adv.CopyTo(advantages, start);
+            ret.CopyTo(returns, start);
+        }
+        // Whiten advantages over the response tokens of the batch.
+        var masked = Enumerable.Range(0, advantages.Length).Where(i => responseMask[i] > 0).ToArray();
+        var mean = masked.Average(i => (double)advantages[i]);
+        var std = Math.Sqrt(masked.Average(i => Math.Pow(advantages[i] - mean, 2)));
+        foreach (var i in masked) advantages[i] = (float)((advantages[i] - mean) / (std + 1e-8));
+
+        var advT = tensor(advantages, [n, width - 1], device: device);
+        var retT = tensor(returns, [n, width - 1], device: device);
+        var oldValT = tensor(oldValues, [n, width - 1], device: device);
+        double policyLoss = 0, valueLoss = 0, clipFraction = 0, entropy = 0;
+        var updates = 0;
+        var random = new Random(HashCode.Combine(Options.Seed, n, width));
+        var policyParameters = policy.parameters().ToList();
+        var valueParameters = value.parameters().ToList();
+        for (var epoch = 0; epoch < Options.PpoEpochs; epoch++)
+        {
+            var order = Enumerable.Range(0, n).ToArray();
+            random.Shuffle(order);
+            for (var s = 0; s < n; s += Options.MiniBatchSize)
+            {
+                using var inner = NewDisposeScope();
+                var rows = tensor(order.Skip(s).Take(Options.MiniBatchSize).Select(i => (long)i).ToArray(), device: device);
+                var mb = idsT.index_select(0, rows);
+                var mbMask = maskT.index_select(0, rows);
+                var mbResp = respT.index_select(0, rows);
+                var tokenCount = mbResp.sum().clamp_min(1);
+                var logits = policy.ForwardLogits(mb, mbMask).narrow(1, 0, width - 1).to(ScalarType.Float32) / Options.Temperature;
+                var logSoftmax = logits.log_softmax(-1);
+                var newLp = logSoftmax.gather(-1, mb.narrow(1, 1, width - 1).unsqueeze(-1)).squeeze(-1);
+                var ratio = (newLp - oldLpT.index_select(0, rows)).exp();
+                var adv = advT.index_select(0, rows);
+                var pg = torch.maximum(-adv * ratio, -adv * ratio.clamp(1 - Options.ClipRange, 1 + Options.ClipRange));
+                var pgLoss = (pg * mbResp).sum() / tokenCount;
+
+                var vpred = value.forward(mb, mbMask).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32);
+                var oldV = oldValT.index_select(0, rows);
+                var vclipped = oldV + (vpred - oldV).clamp(-Options.ValueClipRange, Options.ValueClipRange);
+                var ret = retT.index_select(0, rows);
+                var vf = torch.maximum((vpred - ret).square(), (vclipped - ret).square()) * 0.5;
+                var vfLoss = (vf * mbResp).sum() / tokenCount;
+
+                policyOptimizer.zero_grad();
+                valueOptimizer.zero_grad();
+                (pgLoss + Options.ValueCoefficient * vfLoss).backward();
+                nn.utils.clip_grad_norm_(policyParameters, Options.MaxGradNorm);
+                nn.utils.clip_grad_norm_(valueParameters, Options.MaxGradNorm);
+                policyOptimizer.step();
+                valueOptimizer.step();
+
+                using (no_grad())
+                {
+                    policyLoss += pgLoss.item<float>();
+                    valueLoss += vfLoss.item<float>();
+                    clipFraction += ((((ratio - 1).abs() > Options.ClipRange).to(ScalarType.Float32) * mbResp).sum() / tokenCount).item<float>();
+                    entropy += ((-(logSoftmax.exp() * logSoftmax).sum(-1) * mbResp).sum() / tokenCount).item<float>();
+                }
+                updates++;
+            }
+        }
+        return new Dictionary<string, double>
+        {
+            ["policy_loss"] = policyLoss / updates,
+            ["value_loss"] = valueLoss / updates,
+            ["clip_fraction"] = clipFraction / updates,
+            ["entropy"] = entropy / updates,
+            ["kl"] = klSum / n,
+        };
+    }
+
+    /// <summary>log softmax(logits / T) of each next token: logits [N, W, V] → [N, W−1].</summary>
+    internal static Tensor TokenLogProbs(Tensor logits, Tensor targets, double temperature)
+    {
+        var w = targets.shape[1];
+        var scaled = logits.narrow(1, 0, w).to(ScalarType.Float32) / temperature;
+        return scaled.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+    }
+}

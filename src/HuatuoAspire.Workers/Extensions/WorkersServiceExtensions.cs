@@ -1,0 +1,37 @@
+using HuatuoAspire.Data;
+using HuatuoAspire.Data.Jobs;
+using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Workers.Apis;
+using HuatuoAspire.Workers.Jobs;
+
+namespace HuatuoAspire.Workers;
+
+/// <summary>
+/// The pipeline workers as two composable halves: their own Program and the all-in-one host (<c>huatuo up</c>)
+/// both call these. They serve the construction, search and evaluation queues; more worker processes on the same
+/// database share the work.
+/// </summary>
+public static class WorkersServiceExtensions
+{
+    public static IHostApplicationBuilder AddWorkers(this IHostApplicationBuilder builder)
+    {
+        builder.AddAdminAccess();
+        // LLM-bound jobs mostly wait on the network: more workers than cores pays.
+        var workerCount = builder.Configuration.GetValue("Workers:Parallelism", Math.Max(4, Environment.ProcessorCount * 4));
+        builder.AddHuatuoJobServer(ServiceNames.Workers, workerCount,
+            JobStorage.Queues.Construction, JobStorage.Queues.Search, JobStorage.Queues.Evaluation, JobStorage.Queues.Default);
+        builder.AddHuatuoData();
+        // The named LLM endpoints (Llm:Endpoints:<name>, the inference service by default), shared by every job so
+        // that each endpoint's concurrency limit holds across the whole process.
+        builder.Services.AddSingleton(sp => new LlmEndpointRegistry(LlmConfiguration.ReadEndpoints(sp.GetRequiredService<IConfiguration>()).Values));
+        builder.Services.AddTransient<SearchJobs>();
+        builder.Services.AddTransient<ConstructionJobs>();
+        return builder;
+    }
+
+    public static WebApplication MapWorkers(this WebApplication app)
+    {
+        app.MapPipelineRunsApi();
+        return app;
+    }
+}

@@ -1,0 +1,66 @@
+using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Data.Import;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+
+namespace HuatuoAspire.Data.FunctionalTests;
+
+[Collection(InfrastructureCollection.Name)]
+public sealed class RegistrationTests(InfrastructureFixture infra)
+{
+    [Fact]
+    public async Task AddHuatuoDataReadsTheConnectionStringsAspireInjects()
+    {
+        var connectionString = await infra.CreateEmptyDatabaseAsync("di");
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        // Exactly the configuration keys that ConnectionStrings__huatuodb / ConnectionStrings__blobs become.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:huatuodb"] = connectionString,
+            ["ConnectionStrings:blobs"] = infra.Azurite.ConnectionString,
+        });
+        builder.AddHuatuoData();
+        using var host = builder.Build();
+
+        Assert.NotEmpty(await DatabaseMigrator.MigrateAsync(host.Services, default));
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<HuatuoDbContext>();
+            Assert.Equal(0, await db.ExamQuestions.CountAsync());
+            Assert.Equal(connectionString, db.Database.GetConnectionString());
+        }
+        Assert.NotNull(host.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>());
+        Assert.NotNull(host.Services.GetRequiredService<DatasetImporter>());
+
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, health.Status);
+        Assert.Contains("huatuodb", health.Entries.Keys);
+
+        var store = host.Services.GetRequiredService<ArtifactStore>();
+        var stored = await store.UploadAsync("di/hello.txt", new MemoryStream("hello"u8.ToArray()));
+        Assert.Equal("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", stored.Sha256); // sha256("hello")
+    }
+
+    [Fact]
+    public void AMissingDatabaseConnectionStringIsAClearError()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        var error = Assert.Throws<InvalidOperationException>(() => builder.AddHuatuoData());
+        Assert.Contains("ConnectionStrings__huatuodb", error.Message);
+    }
+
+    [Fact]
+    public void AMissingBlobConnectionStringFailsOnlyWhenTheBlobStoreIsUsed()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration["ConnectionStrings:huatuodb"] = "Host=127.0.0.1;Database=unused";
+        builder.AddHuatuoData();
+        using var host = builder.Build();
+        Assert.NotNull(host.Services.GetRequiredService<DatasetImporter>());
+        var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<ArtifactStore>());
+        Assert.Contains("ConnectionStrings__blobs", error.Message);
+    }
+}

@@ -1,0 +1,107 @@
+using HuatuoAspire.Evaluation;
+
+namespace HuatuoAspire.Evaluation.Tests;
+
+public sealed class AnswerExtractorTests
+{
+    private static readonly KeyValuePair<string, string>[] Options =
+    [
+        new("A", "Aspirin"), new("B", "Propranolol"), new("C", "Low-dose aspirin"), new("D", "Warfarin"),
+    ];
+
+    [Theory]
+    [InlineData("The answer is B.", "B")]
+    [InlineData("The answer is (C)", "C")]
+    [InlineData("So the answer is: **D**", "D")]
+    [InlineData("the answer is b.", "B")]
+    [InlineData("I first thought the answer is A, but the answer is D.", "D")]
+    public void AnswerIsRuleTakesTheLastMatch(string output, string expected)
+    {
+        var answer = AnswerExtractor.Extract(output, Options);
+        Assert.Equal(expected, answer.Letter);
+        Assert.Equal(ExtractionRule.AnswerIs, answer.Rule);
+    }
+
+    [Fact]
+    public void LowercaseArticleAfterAnswerIsIsNotALetter()
+    {
+        var answer = AnswerExtractor.Extract("The answer is a beta blocker such as propranolol", Options);
+        Assert.Equal(ExtractionRule.OptionText, answer.Rule);
+        Assert.Equal("B", answer.Letter);
+    }
+
+    [Theory]
+    [InlineData("B. Propranolol", "B")]
+    [InlineData("Option (D) fits; not (B)", "B")]
+    [InlineData("A patient like this needs D", "D")]
+    public void StandaloneLetterRuleSkipsArticlesAndTakesTheLast(string output, string expected)
+    {
+        var answer = AnswerExtractor.Extract(output, Options);
+        Assert.Equal(expected, answer.Letter);
+        Assert.Equal(ExtractionRule.StandaloneLetter, answer.Rule);
+    }
+
+    [Fact]
+    public void FinalResponseSectionIsTheOnlyTextConsidered()
+    {
+        var output = "## Thinking\n\nThe answer is A at first glance.\n\n## Final Response\n\nThe answer is D.";
+        Assert.Equal("D", AnswerExtractor.Extract(output, Options).Letter);
+        Assert.Equal("D", AnswerExtractor.Extract(output.Replace("\n", "\r\n", StringComparison.Ordinal), Options).Letter);
+        Assert.Equal("A", AnswerExtractor.Extract("## Thinking\n\nThe answer is A.", Options).Letter);
+    }
+
+    [Fact]
+    public void EmptyFinalResponseIsUnparsed()
+    {
+        Assert.Equal(new ExtractedAnswer(null, ExtractionRule.None), AnswerExtractor.Extract("## Thinking\n\nThe answer is A.\n\n## Final Response\n\n  ", Options));
+        Assert.False(AnswerExtractor.Extract("", Options).IsParsed);
+        Assert.False(AnswerExtractor.Extract(null, Options).IsParsed);
+        Assert.False(AnswerExtractor.Extract("   \n", Options).IsParsed);
+    }
+
+    [Fact]
+    public void OptionTextRulePrefersTheLatestThenTheLongerOption()
+    {
+        Assert.Equal(new ExtractedAnswer("A", ExtractionRule.OptionText), AnswerExtractor.Extract("warfarin is risky, give aspirin", Options));
+        // "low-dose aspirin" and "aspirin" end at the same place: the longer option is the one named.
+        Assert.Equal(new ExtractedAnswer("C", ExtractionRule.OptionText), AnswerExtractor.Extract("give low-dose aspirin", Options));
+    }
+
+    [Fact]
+    public void MostSimilarOptionIsTheLastResortAndTiesGoToTheLaterOption()
+    {
+        Assert.Equal(new ExtractedAnswer("B", ExtractionRule.MostSimilarOption), AnswerExtractor.Extract("propanolol", Options));
+        KeyValuePair<string, string>[] twins = [new("A", "xy"), new("B", "yx")];
+        Assert.Equal(new ExtractedAnswer("B", ExtractionRule.MostSimilarOption), AnswerExtractor.Extract("x", twins));
+        Assert.Equal(new ExtractedAnswer(null, ExtractionRule.None), AnswerExtractor.Extract("zzz", twins));
+    }
+
+    [Theory]
+    // Values from Python 3: difflib.SequenceMatcher(None, a, b).ratio()
+    [InlineData("propranolol", "the patient should get propanolol", 0.45454545454545453)]
+    [InlineData("abc", "", 0.0)]
+    [InlineData("", "", 1.0)]
+    public void SequenceSimilarityMatchesDifflib(string a, string b, double expected) =>
+        Assert.Equal(expected, SequenceSimilarity.Ratio(a, b), 12);
+
+    [Fact]
+    public void SequenceSimilarityAppliesDifflibAutojunkOnLongText()
+    {
+        var text = "i think it is " + string.Concat(Enumerable.Repeat("some kind of deficiency of minerals, ", 8));
+        Assert.Equal(310, text.Length);
+        Assert.Equal(0.006153846153846154, SequenceSimilarity.Ratio("iron deficiency", text), 12);
+    }
+
+    [Fact]
+    public void WilsonIntervalMatchesHandComputedValues()
+    {
+        var (low, high) = WilsonInterval.Compute(3, 5);
+        Assert.Equal(0.2307242812760128, low, 9);
+        Assert.Equal(0.882379225767352, high, 9);
+        Assert.Equal(0.0, WilsonInterval.Compute(0, 10).Low, 9);
+        Assert.Equal(0.2775327998628892, WilsonInterval.Compute(0, 10).High, 9);
+        Assert.Equal(0.7224672001371107, WilsonInterval.Compute(10, 10).Low, 9);
+        Assert.Equal((0.0, 0.0), WilsonInterval.Compute(0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WilsonInterval.Compute(6, 5));
+    }
+}

@@ -1,0 +1,198 @@
+using HuatuoAspire.Model;
+using HuatuoAspire.Model.Tokenization;
+using HuatuoAspire.Reasoning.Verification;
+using HuatuoAspire.Training.Data;
+using HuatuoAspire.Training.Observability;
+using HuatuoAspire.Training.Optimization;
+using HuatuoAspire.Training.Ppo;
+using HuatuoAspire.Training.Scoring;
+using HuatuoAspire.Training.Sft;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HuatuoAspire.Training.Tests;
+
+public sealed class TrainingTests
+{
+    private static readonly SftRecord[] Handful =
+    [
+        new("Dose 5 mg/kg for 40 kg?", "5 x 40 = 200", "200 mg"),
+        new("Convert 2.5 g to mg.", "2.5 x 1000 = 2500", "2500 mg"),
+        new("Infuse 1000 mL over 8 h?", "1000 / 8 = 125", "125 mL/h"),
+        new("BMI of 81 kg, 1.8 m?", "81 / 3.24 = 25", "25 kg/m2"),
+    ];
+
+    [Fact]
+    public void LossMaskCoversExactlyTheAssistantTurnAndItsEndOfTurnToken()
+    {
+        using var tiny = new TinyModel();
+        var tokenizer = HfTokenizer.FromFolder(tiny.Directory);
+        var encoder = new SftExampleEncoder(tokenizer, 4096);
+        var example = encoder.Encode(Handful[0]);
+        var prompt = encoder.EncodePrompt(Handful[0].Question);
+        Assert.Equal(prompt, example.InputIds.Take(prompt.Count));
+        Assert.All(example.Labels.Take(prompt.Count), l => Assert.Equal(SftExampleEncoder.IgnoreIndex, l));
+        var labelled = example.Labels.Skip(prompt.Count).ToArray();
+        Assert.DoesNotContain(SftExampleEncoder.IgnoreIndex, labelled);
+        var text = tokenizer.Decode(labelled);
+        Assert.StartsWith("## Thinking\n\n5 x 40 = 200\n\n## Final Response\n\n200 mg<|im_end|>", text);
+        Assert.Contains(tokenizer.EosTokenIds.Single(), labelled);
+
+        // Over-long examples keep their last tokens (the answer), and say they were cut.
+        var cut = new SftExampleEncoder(tokenizer, 20).Encode(Handful[0]);
+        Assert.True(cut.Truncated);
+        Assert.Equal(example.InputIds[^20..], cut.InputIds);
+        Assert.Equal(example.Labels[^20..], cut.Labels);
+    }
+
+    [Fact]
+    public void PackedRowsComputeWhatTheExamplesComputeAlone()
+    {
+        using var tiny = new TinyModel();
+        using var model = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        var encoder = new SftExampleEncoder(HfTokenizer.FromFolder(tiny.Directory), 4096);
+        var examples = Handful.Select(encoder.Encode).ToList();
+        using var _ = no_grad();
+        var separate = new SftBatchPlan(examples, 4, 1, 0, pack: false, maxSeqLen: 4096);
+        var packed = new SftBatchPlan(examples, 1, 1, 0, pack: true, maxSeqLen: 4096);
+        Assert.Equal(1, packed.Count);
+        double sumSeparate = 0, sumPacked = 0;
+        using (var batch = separate.Materialise(0, CPU, 0)) using (var loss = CausalLmLoss.SummedLoss(model, batch)) sumSeparate = loss.item<float>();
+        using (var batch = packed.Materialise(0, CPU, 0)) using (var loss = CausalLmLoss.SummedLoss(model, batch)) sumPacked = loss.item<float>();
+        Assert.Equal(sumSeparate, sumPacked, 2);
+        Assert.Equal(separate.LabelTokens(0), packed.LabelTokens(0));
+    }
+
+    [Fact]
+    public void SftOverfitsAHandfulOfExamplesToNearZeroLoss()
+    {
+        using var tiny = new TinyModel();
+        var options = new SftOptions { LearningRate = 5e-3, Epochs = 80, BatchSize = 4, MicroBatchSize = 4, MaxSeqLen = 512, WarmupRatio = 0.05, Seed = 1, Placement = ModelPlacement.Cpu };
+        var result = new SftTrainer(options).Run(tiny.Directory, Handful, tiny.Out("sft"));
+        var metrics = TrainingMetricsLog.Read(tiny.Out("sft"));
+        Assert.Equal(80, metrics.Count);
+        Assert.True(metrics[0]["loss"]!.GetValue<double>() > 3, $"first loss {metrics[0]["loss"]}");
+        using var trained = CausalLanguageModel.FromPretrained(result.ModelDirectory, ModelPlacement.Cpu);
+        var encoder = new SftExampleEncoder(HfTokenizer.FromFolder(result.ModelDirectory), 512);
+        var loss = CausalLmLoss.MeanLoss(trained, Handful.Select(encoder.Encode).ToList());
+        Assert.True(loss < 0.1, $"held-in loss after overfitting: {loss}");
+        foreach (var key in new[] { "step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s" }) Assert.NotNull(metrics[^1][key]);
+    }
+
+    [Fact]
+    public void ResumedSftContinuesTheLossCurve()
+    {
+        using var tiny = new TinyModel();
+        var options = new SftOptions { LearningRate = 2e-3, Epochs = 6, BatchSize = 4, MicroBatchSize = 2, MaxSeqLen = 512, WarmupRatio = 0.1, Seed = 5, Placement = ModelPlacement.Cpu, SaveEvery = 3 };
+        new SftTrainer(options).Run(tiny.Directory, Handful, tiny.Out("straight"));
+        // Interrupted after step 4 (checkpoint at 3), then resumed: steps 3.. are recomputed from the checkpoint.
+        new SftTrainer(options with { StopAfterStep = 4 }).Run(tiny.Directory, Handful, tiny.Out("resumed"));
+        var resumed = new SftTrainer(options with { Resume = true }).Run(tiny.Directory, Handful, tiny.Out("resumed"));
+        Assert.Equal(6, resumed.Steps);
+        var a = TrainingMetricsLog.Read(tiny.Out("straight")).Select(m => m["loss"]!.GetValue<double>()).ToList();
+        var b = TrainingMetricsLog.Read(tiny.Out("resumed")).Select(m => m["loss"]!.GetValue<double>()).ToList();
+        Assert.Equal(Enumerable.Range(0, 6), TrainingMetricsLog.Read(tiny.Out("resumed")).Select(m => m["step"]!.GetValue<int>()));
+        // Tolerance: fp32 CPU kernels are deterministic for the same inputs; 1e-4 relative covers thread-order effects.
+        for (var i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4 * Math.Max(1, a[i]), $"step {i}: {a[i]} vs {b[i]}");
+    }
+
+    [Fact]
+    public void AdamWGroupsExemptBiasesAndNorms()
+    {
+        using var tiny = new TinyModel();
+        using var model = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        var (decay, noDecay) = AdamWGroups.Split(model.named_parameters());
+        var names = model.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name);
+        Assert.All(noDecay, p => Assert.True(p.dim() == 1 && names[p.Handle].Contains("norm"), names[p.Handle]));
+        Assert.Contains(decay, p => names[p.Handle] == "model.layers.0.self_attn.q_proj.weight");
+        Assert.Equal(model.parameters().Count(), decay.Count + noDecay.Count);
+    }
+
+    [Fact]
+    public async Task PpoStepRaisesTheProbabilityOfARewardedResponse()
+    {
+        using var tiny = new TinyModel(seed: 3);
+        using var policy = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        using var reference = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        using var value = SequenceScoringModel.FromPretrained(tiny.Directory, 1, ModelPlacement.Cpu);
+        var tokenizer = HfTokenizer.FromFolder(tiny.Directory);
+        var encoder = new SftExampleEncoder(tokenizer, 4096);
+        var prompt = encoder.EncodePrompt("Dose 5 mg/kg for 40 kg?").ToArray();
+        var good = tokenizer.Encode("## Thinking\n\n200\n\n## Final Response\n\n200 mg", addSpecialTokens: false).ToArray();
+        var bad = tokenizer.Encode("200 mg, no format", addSpecialTokens: false).ToArray();
+        // lambda 1 and zero initial values: every token of the rewarded response gets the same positive advantage.
+        var options = new PpoOptions { LearningRate = 1e-4, ValueLearningRate = 1e-4, PpoEpochs = 2, MiniBatchSize = 2, Temperature = 1.0, Lambda = 1.0 };
+        var trainer = new PpoTrainer(options, new HuatuoReward(new RuleVerifier()));
+        var goodRollout = new Rollout(prompt, good, LogProbs(policy, prompt, good), "");
+        var badRollout = new Rollout(prompt, bad, LogProbs(policy, prompt, bad), "");
+        var goodScore = await trainer.Reward.ScoreAsync(tokenizer.Decode(good), "200 mg");
+        var badScore = await trainer.Reward.ScoreAsync(tokenizer.Decode(bad), "200 mg");
+        Assert.Equal(1.0, goodScore.Reward);
+        Assert.Equal(0.0, badScore.Reward);
+
+        var before = goodRollout.LogProbs.Sum();
+        var beforeBad = badRollout.LogProbs.Sum();
+        policy.train();
+        using var po = AdamWGroups.Create(policy.named_parameters(), options.LearningRate, 0);
+        using var vo = AdamWGroups.Create(value.named_parameters(), options.ValueLearningRate, 0);
+        var figures = trainer.Update(policy, reference, value, po, vo, [goodRollout, badRollout], [goodScore, badScore], 0);
+        var after = LogProbs(policy, prompt, good).Sum();
+        var afterBad = LogProbs(policy, prompt, bad).Sum();
+        Assert.True(after > before, $"log p(rewarded) {before} -> {after}");
+        Assert.True(afterBad < beforeBad, $"log p(unrewarded) {beforeBad} -> {afterBad}");
+        Assert.True(figures["clip_fraction"] >= 0 && figures["entropy"] > 0);
+    }
+
+    private static float[] LogProbs(CausalLanguageModel model, int[] prompt, int[] response)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var all = prompt.Concat(response).Select(i => (long)i).ToArray();
+        var ids = tensor(all, [1, all.Length]);
+        var lp = PpoTrainer.TokenLogProbs(model.ForwardLogits(ids), ids.narrow(1, 1, all.Length - 1), 1.0);
+        return lp[0].narrow(0, prompt.Length - 1, response.Length).data<float>().ToArray();
+    }
+
+    [Fact]
+    public async Task ClassifierVerifierReadsASequenceClassificationCheckpoint()
+    {
+        using var tiny = new TinyModel();
+        var dir = tiny.Out("classifier");
+        using (var classifier = SequenceScoringModel.FromPretrained(tiny.Directory, 2, ModelPlacement.Cpu))
+        {
+            // A causal-LM checkpoint gives a zero head: both labels score 0, so p(correct) is exactly 0.5 (> 0.4).
+            Assert.Equal(0, classifier.score.weight!.abs().sum().item<float>());
+            classifier.SavePretrained(dir);
+        }
+        ModelFolderFiles.CopyTokenizer(tiny.Directory, dir);
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!;
+        Assert.Equal("LlamaForSequenceClassification", config["architectures"]![0]!.GetValue<string>());
+        Assert.Equal(2, config["num_labels"]!.GetValue<int>());
+        using var verifier = new ClassifierVerifier(dir, ModelPlacement.Cpu);
+        Assert.Equal(0.5, verifier.ProbabilityCorrect("200 mg", "200 mg"), 6);
+        Assert.True((await verifier.VerifyAsync("200 mg", "200 mg")).IsCorrect);
+        using var strict = new ClassifierVerifier(dir, ModelPlacement.Cpu, threshold: 0.6);
+        Assert.False((await strict.VerifyAsync("200 mg", "200 mg")).IsCorrect);
+        Assert.Contains("<Model Response>\n200 mg\n</Model Response>\n\n<Reference Answer>\n200 mg\n</Reference Answer>", ClassifierVerifier.Prompt("200 mg", "200 mg", "<eos>"));
+        Assert.EndsWith("<eos>", ClassifierVerifier.Prompt("a", "b", "<eos>"));
+    }
+
+    [Fact]
+    public async Task PpoRunWritesMetricsAndLoadableModelFolders()
+    {
+        using var tiny = new TinyModel(seed: 2);
+        var records = new[] { new PpoRecord("Dose 5 mg/kg for 40 kg?", "200 mg"), new PpoRecord("Convert 2.5 g to mg.", "2500 mg"), new PpoRecord("Infuse 1000 mL over 8 h?", "125 mL/h") };
+        var options = new PpoOptions { RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 1, MaxNewTokens = 8, Seed = 4, Placement = ModelPlacement.Cpu };
+        var result = await new PpoTrainer(options, new HuatuoReward(new RuleVerifier())).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("ppo"));
+        Assert.Equal(2, result.Steps);
+        var metrics = TrainingMetricsLog.Read(tiny.Out("ppo"));
+        Assert.Equal([0, 1], metrics.Select(m => m["step"]!.GetValue<int>()));
+        foreach (var key in new[] { "reward", "correct_fraction", "kl", "entropy", "policy_loss", "value_loss", "clip_fraction", "response_length", "lr", "tokens_per_s" })
+            Assert.True(metrics.All(m => m[key] is not null), key);
+        // A random model never writes the format in 8 bytes: reward 0.
+        Assert.All(metrics, m => Assert.Equal(0.0, m["reward"]!.GetValue<double>()));
+        using var policy = CausalLanguageModel.FromPretrained(result.ModelDirectory, ModelPlacement.Cpu);
+        using var value = SequenceScoringModel.FromPretrained(result.ValueDirectory, 1, ModelPlacement.Cpu);
+        Assert.NotNull(HfTokenizer.FromFolder(result.ModelDirectory));
+    }
+}
