@@ -17,13 +17,14 @@ if ! dotnet build HuatuoAspire.sln -c Release -nologo -clp:ErrorsOnly; then
 fi
 
 status=0
+crashed=()
 for project in tests/*/*.csproj; do
   name="$(basename "$project" .csproj)"
   echo "=== $name"
   # --blame-hang-timeout turns a hung test into a failure with a dump instead of a stalled CI run.
   dotnet test "$project" -c Release --no-build --nologo \
     --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
-    --results-directory "$results" --blame-hang-timeout 15m || status=1
+    --results-directory "$results" --blame-hang-timeout 15m || { status=1; crashed+=("$name"); }
 done
 
 passed=0; failed=0
@@ -34,6 +35,12 @@ for trx in "$results"/*.trx; do
   f="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 done
+# Name what failed right above the totals, so the end of the log says it.
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/FAILED: \1/p'
+done
+for name in "${crashed[@]}"; do echo "exit code not 0: $name"; done
 # A test project that crashed without writing its results counts as one failure.
 if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi
 echo "$passed passed, $failed failed"

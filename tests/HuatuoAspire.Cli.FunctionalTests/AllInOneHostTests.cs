@@ -20,7 +20,7 @@ public sealed partial class AllInOneHostTests(InfrastructureFixture fixture)
         await using var host = await StartAsync("127.0.0.1");
         foreach (var path in new[] { "/health", "/alive", "/health/workers", "/health/trainer", "/health/dashboard" })
         {
-            var (status, body) = await WaitForHealthyAsync(host.Client, path);
+            var (status, body) = await HostHealth.WaitForHealthyAsync(host.Client, path);
             Assert.True(status == HttpStatusCode.OK, $"{path}: {status} {body}");
             Assert.Equal("Healthy", body);
         }
@@ -160,19 +160,6 @@ public sealed partial class AllInOneHostTests(InfrastructureFixture fixture)
             fixture.Infrastructure, CancellationToken.None);
         await app.StartAsync();
         return new RunningHost(app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") });
-    }
-
-    private static async Task<(HttpStatusCode, string)> WaitForHealthyAsync(HttpClient client, string path)
-    {
-        // The job servers register their first heartbeat a moment after start.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var response = await client.GetAsync(path);
-            var body = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK || DateTime.UtcNow > deadline) return (response.StatusCode, body);
-            await Task.Delay(250);
-        }
     }
 
     private static string DemoDataPath()

@@ -22,6 +22,12 @@ public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fix
         await using var app = await AllInOneHost.CreateAsync(
             new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", []), fixture.Infrastructure, CancellationToken.None);
         await app.StartAsync();
+        // The search starts once the service says its model is loaded; before that it answers 503 model_not_loaded.
+        using (var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+        {
+            var (status, body) = await HostHealth.WaitForHealthyAsync(client, "/health/inference", TimeSpan.FromMinutes(2));
+            Assert.True(status == System.Net.HttpStatusCode.OK, $"/health/inference: {status} {body}");
+        }
 
         using var endpoint = new LlmEndpoint(new LlmEndpointOptions
         {
