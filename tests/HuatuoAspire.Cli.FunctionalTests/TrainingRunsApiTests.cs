@@ -87,14 +87,16 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         var response = await client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
         {
-            ["kind"] = "ppo", ["model"] = "/nowhere", ["data"] = "/nowhere.jsonl", ["batch_size"] = 3, ["micro_batch_size"] = 2,
+            ["kind"] = "sft", ["model"] = "/nowhere", ["data"] = "/nowhere.jsonl", ["batch_size"] = 3, ["micro_batch_size"] = 2,
         });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var body = await response.Content.ReadAsStringAsync();
-        Assert.Contains("kind 'ppo'", body);
         Assert.Contains("not a model folder", body);
         Assert.Contains("does not exist", body);
         Assert.Contains("multiple of micro_batch_size", body);
+        response = await client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object> { ["kind"] = "rlhf" });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("kind 'rlhf' is not a training stage (sft or ppo)", await response.Content.ReadAsStringAsync());
         await app.StopAsync();
     }
 }

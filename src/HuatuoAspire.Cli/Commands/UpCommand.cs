@@ -17,15 +17,29 @@ public static class UpCommand
             Description = "Addresses to listen on. Admin actions need Admin__Password unless every address is loopback.",
             DefaultValueFactory = _ => "http://127.0.0.1:5080",
         };
+        var services = new Option<string[]>("--services")
+        {
+            Description = $"Run only these services ({string.Join(", ", AllInOneOptions.AllServices)}; default: all), e.g. `--services trainer` for a training worker process.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        services.Validators.Add(result =>
+        {
+            foreach (var name in (result.GetValueOrDefault<string[]>() ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries)))
+            {
+                if (!AllInOneOptions.AllServices.Contains(name, StringComparer.OrdinalIgnoreCase))
+                    result.AddError($"--services: unknown service '{name}' (known: {string.Join(", ", AllInOneOptions.AllServices)}).");
+            }
+        });
         var command = new Command("up", "Run the whole system in this process (PostgreSQL and Azurite started here when no connection strings are configured).")
         {
-            dataDir, urls,
+            dataDir, urls, services,
         };
         command.SetAction((parse, ct) => AllInOneHost.RunAsync(
             new AllInOneOptions(
                 (parse.GetValue(dataDir)?.FullName) ?? DefaultDataDirectory(),
                 parse.GetValue(urls)!,
-                parse.UnmatchedTokens.ToArray()),
+                parse.UnmatchedTokens.ToArray(),
+                parse.GetValue(services) is { Length: > 0 } chosen ? chosen.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() : null),
             ct));
         return command;
     }

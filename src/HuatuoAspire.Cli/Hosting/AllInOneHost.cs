@@ -9,7 +9,14 @@ using Spectre.Console;
 
 namespace HuatuoAspire.Cli.Hosting;
 
-public sealed record AllInOneOptions(string DataDirectory, string Urls, string[] ExtraArgs);
+/// <summary>How to run the host; <paramref name="Services"/> names the services to run (null: all of them).</summary>
+public sealed record AllInOneOptions(string DataDirectory, string Urls, string[] ExtraArgs, IReadOnlyCollection<string>? Services = null)
+{
+    /// <summary>The services a host can run, in the order they are composed.</summary>
+    public static readonly IReadOnlyList<string> AllServices = ["workers", "trainer", "inference", "dashboard"];
+
+    public bool Runs(string service) => Services is null || Services.Contains(service, StringComparer.OrdinalIgnoreCase);
+}
 
 /// <summary>
 /// Every service of the system in one process, like a monolithic "-target=all" mode: the same
@@ -30,7 +37,7 @@ public static class AllInOneHost
 
         await using var app = await CreateAsync(options, infrastructure, ct);
         await app.StartAsync(ct);
-        PrintEndpoints(app);
+        PrintEndpoints(app, options);
         try
         {
             await app.WaitForShutdownAsync(ct);
@@ -64,43 +71,44 @@ public static class AllInOneHost
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")))
             .SetApplicationName("HuatuoAspire");
 
-        Compose(builder);
+        Compose(builder, options);
         var app = builder.Build();
         // The one place migrations run for this process, before any service touches the database.
         await DatabaseMigrator.MigrateAsync(app.Services, ct);
-        Map(app);
+        Map(app, options);
         return app;
     }
 
-    /// <summary>Registers every service on one builder.</summary>
-    public static void Compose(WebApplicationBuilder builder)
+    /// <summary>Registers every chosen service on one builder.</summary>
+    public static void Compose(WebApplicationBuilder builder, AllInOneOptions? options = null)
     {
         builder.AddServiceDefaults();
-        builder.AddWorkers();
-        builder.AddTrainer();
-        builder.AddInference();
-        builder.AddDashboard();
+        if (options?.Runs("workers") ?? true) builder.AddWorkers();
+        if (options?.Runs("trainer") ?? true) builder.AddTrainer();
+        if (options?.Runs("inference") ?? true) builder.AddInference();
+        if (options?.Runs("dashboard") ?? true) builder.AddDashboard();
     }
 
-    /// <summary>Maps every service's endpoints on one app.</summary>
-    public static void Map(WebApplication app)
+    /// <summary>Maps every chosen service's endpoints on one app.</summary>
+    public static void Map(WebApplication app, AllInOneOptions? options = null)
     {
         app.MapDefaultEndpoints();
-        app.MapWorkers();
-        app.MapTrainer();
-        app.MapInference();
-        app.MapDashboard();
+        if (options?.Runs("workers") ?? true) app.MapWorkers();
+        if (options?.Runs("trainer") ?? true) app.MapTrainer();
+        if (options?.Runs("inference") ?? true) app.MapInference();
+        if (options?.Runs("dashboard") ?? true) app.MapDashboard();
     }
 
-    private static void PrintEndpoints(WebApplication app)
+    private static void PrintEndpoints(WebApplication app, AllInOneOptions options)
     {
         var table = new Table().Border(TableBorder.Rounded).AddColumn("service").AddColumn("url");
         foreach (var address in app.Urls)
         {
             var baseUrl = address.TrimEnd('/');
-            table.AddRow("dashboard", $"{baseUrl}/");
-            table.AddRow("jobs (Hangfire)", $"{baseUrl}/hangfire");
-            table.AddRow("inference (OpenAI-compatible)", $"{baseUrl}/v1");
+            if (options.Runs("dashboard")) table.AddRow("dashboard", $"{baseUrl}/");
+            if (options.Runs("dashboard")) table.AddRow("jobs (Hangfire)", $"{baseUrl}/hangfire");
+            if (options.Runs("inference")) table.AddRow("inference (OpenAI-compatible)", $"{baseUrl}/v1");
+            if (options.Runs("trainer")) table.AddRow("training runs (admin API)", $"{baseUrl}/api/training-runs");
             table.AddRow("health", $"{baseUrl}/health");
         }
         AnsiConsole.Write(table);

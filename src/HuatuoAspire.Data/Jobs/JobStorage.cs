@@ -32,7 +32,8 @@ public static class JobStorage
 
         builder.Services.AddHangfire((sp, config) =>
         {
-            var connectionString = sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionNames.Database)
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            var connectionString = configuration.GetConnectionString(ConnectionNames.Database)
                 ?? throw new InvalidOperationException(
                     $"No connection string '{ConnectionNames.Database}' (ConnectionStrings__{ConnectionNames.Database}) is configured.");
             config
@@ -46,8 +47,11 @@ public static class JobStorage
                         SchemaName = Schema,
                         PrepareSchemaIfNecessary = true,
                         QueuePollInterval = TimeSpan.FromSeconds(1),
-                        // A job whose worker died becomes visible again after this long (resume after a kill).
-                        InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                        // A job whose worker died becomes visible again after this long (resume after a kill). The
+                        // timeout slides while the worker lives (Hangfire renews the fetch), so a long training run
+                        // is never handed to a second worker however short the timeout is.
+                        InvisibilityTimeout = TimeSpan.FromSeconds(configuration.GetValue("Jobs:InvisibilityTimeoutSeconds", 300.0)),
+                        UseSlidingInvisibilityTimeout = true,
                         DistributedLockTimeout = TimeSpan.FromMinutes(1),
                     });
         });

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Hangfire;
 using HuatuoAspire.Data;
+using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Trainer.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -14,7 +16,7 @@ public static class TrainingRunsApi
     {
         var api = app.MapGroup("api/training-runs");
         api.MapPost("", StartAsync).WithName("StartTrainingRun")
-            .WithSummary("Queue a training run (SFT) for the training worker.").RequireAuthorization(AdminAccess.PolicyName);
+            .WithSummary("Queue a training run (SFT or PPO) for the training worker.").RequireAuthorization(AdminAccess.PolicyName);
         api.MapGet("{id:long}", GetAsync).WithName("GetTrainingRun")
             .WithSummary("A training run with its status, latest metrics and checkpoints.");
         api.MapPost("{id:long}/cancel", CancelAsync).WithName("CancelTrainingRun")
@@ -23,15 +25,17 @@ public static class TrainingRunsApi
     }
 
     private static async Task<Results<Accepted<TrainingRunView>, ValidationProblem>> StartAsync(
-        TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, CancellationToken ct)
+        TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, ArtifactStore artifacts,
+        IServiceProvider services, CancellationToken ct)
     {
-        var problems = request.Problems();
-        if (problems.Count > 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = problems.ToArray() });
+        var problems = request.Problems().ToList();
         await using var db = await contexts.CreateDbContextAsync(ct);
+        if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, services, ct));
+        if (problems.Count > 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = problems.ToArray() });
         var run = new TrainingRun
         {
-            Kind = TrainingRunKind.Sft,
-            Name = request.Name ?? $"sft {Path.GetFileName(request.Model.TrimEnd('/'))} on {Path.GetFileName(request.Data)}",
+            Kind = request.IsPpo ? TrainingRunKind.Ppo : TrainingRunKind.Sft,
+            Name = request.Name ?? $"{request.Kind} {ShortName(request.StartModel)} on {ShortName(request.Dataset ?? request.Data!)}",
             Config = JsonSerializer.Serialize(request, TrainingRunConfig.Json),
             Status = RunStatus.Queued,
         };
@@ -39,6 +43,50 @@ public static class TrainingRunsApi
         await db.SaveChangesAsync(ct);
         jobs.Enqueue<TrainingJobs>(j => j.RunAsync(run.Id, CancellationToken.None));
         return TypedResults.Accepted($"/api/training-runs/{run.Id}", TrainingRunView.From(run, [], []));
+    }
+
+    private static string ShortName(string reference) => TrainingRunConfig.IsBlob(reference)
+        ? TrainingRunConfig.BlobPrefix(reference)
+        : Path.GetFileName(reference.TrimEnd('/'));
+
+    /// <summary>What the request names elsewhere: blobs that must exist, the dataset, the judge endpoint.</summary>
+    private static async Task<IReadOnlyList<string>> ReferenceProblemsAsync(TrainingRunConfig request, HuatuoDbContext db,
+        ArtifactStore artifacts, IServiceProvider services, CancellationToken ct)
+    {
+        var problems = new List<string>();
+        var references = new List<(string What, string Reference, bool Folder)>
+        {
+            (request.IsPpo ? "policy" : "model", request.StartModel, true),
+        };
+        if (request.Value is not null) references.Add(("value", request.Value, true));
+        if (request.Data is not null) references.Add(("data", request.Data, false));
+        if (request.IsPpo && request.Verifier.StartsWith("classifier:", StringComparison.Ordinal))
+            references.Add(("verifier classifier", request.Verifier["classifier:".Length..], true));
+        foreach (var (what, reference, folder) in references.Where(r => TrainingRunConfig.IsBlob(r.Reference)))
+        {
+            var name = TrainingRunConfig.BlobPrefix(reference);
+            var found = false;
+            await foreach (var blob in artifacts.ListAsync(folder ? name + "/" : name, ct))
+            {
+                found = folder ? blob.Name == $"{name}/config.json" || found : blob.Name == name;
+                if (found) break;
+            }
+            if (!found) problems.Add(folder ? $"{what} '{reference}' is not a model folder in blob storage (no {name}/config.json)." : $"{what} '{reference}' is not in blob storage.");
+        }
+        if (request.IsPpo && request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
+            problems.Add($"dataset '{request.Dataset}' does not exist.");
+        if (request.IsPpo && TrainingRunConfig.VerifierKind(request.Verifier) == "llm")
+        {
+            try
+            {
+                services.GetRequiredService<LlmEndpointRegistry>().Get(TrainingRunConfig.JudgeEndpoint(request.Verifier));
+            }
+            catch (LlmConfigurationException e)
+            {
+                problems.Add($"verifier '{request.Verifier}': {e.Message}");
+            }
+        }
+        return problems;
     }
 
     private static async Task<Results<Ok<TrainingRunView>, NotFound>> GetAsync(long id, IDbContextFactory<HuatuoDbContext> contexts, CancellationToken ct)

@@ -1,6 +1,8 @@
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Jobs;
+using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Trainer.Apis;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using HuatuoAspire.Trainer.Jobs;
 
 namespace HuatuoAspire.Trainer;
@@ -17,6 +19,8 @@ public static class TrainerServiceExtensions
         builder.AddHuatuoData();
         builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
+        // The named LLM endpoints for the LLM-judge verifier (the workers register the same registry in `huatuo up`).
+        builder.Services.TryAddSingleton(sp => new LlmEndpointRegistry(LlmConfiguration.ReadEndpoints(sp.GetRequiredService<IConfiguration>()).Values));
         return builder;
     }
 

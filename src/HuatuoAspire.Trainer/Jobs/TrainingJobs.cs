@@ -6,7 +6,12 @@ using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Model;
 using HuatuoAspire.Training;
+using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Reasoning.Verification;
 using HuatuoAspire.Training.Data;
+using HuatuoAspire.Training.Observability;
+using HuatuoAspire.Training.Ppo;
+using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 using Microsoft.EntityFrameworkCore;
 
@@ -19,12 +24,16 @@ namespace HuatuoAspire.Trainer.Jobs;
 /// the local work folder, else from blob storage), drops the metrics recorded after it, and continues from there.
 /// </summary>
 public sealed class TrainingJobs(
-    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, IConfiguration configuration, ILogger<TrainingJobs> logger)
+    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, IConfiguration configuration, IServiceProvider services,
+    ILogger<TrainingJobs> logger)
 {
-    private static readonly Meter Meter = new("HuatuoAspire.Training");
-    private static readonly Histogram<double> LossHistogram = Meter.CreateHistogram<double>("huatuo.training.loss");
-    private static readonly Histogram<double> ThroughputHistogram = Meter.CreateHistogram<double>("huatuo.training.tokens_per_second", "{token}/s");
+    /// <summary>Written into a model folder downloaded from blob storage once it is complete.</summary>
+    private const string CompleteMarker = ".downloaded";
+
+    // Every per-step figure is also a gauge huatuo.training.{name} (TrainingMetricsLog); these add the run's id.
+    private static readonly Meter Meter = new(TrainingMetricsLog.MeterName);
     private static readonly Counter<long> StepCounter = Meter.CreateCounter<long>("huatuo.training.steps");
+    private static readonly Histogram<double> RunFigures = Meter.CreateHistogram<double>("huatuo.training.run_figure");
 
     public string WorkDirectory(long runId) => Path.Combine(
         configuration["Trainer:WorkDirectory"] ?? Path.Combine(Path.GetTempPath(), "huatuo-training"), $"run-{runId}");
@@ -51,30 +60,40 @@ public sealed class TrainingJobs(
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(hangfireToken);
         try
         {
-            var resumeStep = await RestoreNewestCheckpointAsync(runId, work, hangfireToken);
+            var stage = config.IsPpo ? "ppo" : "sft";
+            var resumeStep = await RestoreNewestCheckpointAsync(runId, work, stage, hangfireToken);
             await DropMetricsAfterAsync(runId, resumeStep, hangfireToken);
 
             var uploaded = new HashSet<string>(StringComparer.Ordinal);
-            var trainer = new SftTrainer(new SftOptions
+            Action<TrainingProgress> onStep = p => OnStep(runId, stage, p, work, uploaded, cancel);
+            Action<string> log = line => logger.LogInformation("Training run {RunId}: {Line}", runId, line);
+            if (config.IsPpo)
             {
-                LearningRate = config.LearningRate,
-                Epochs = config.Epochs,
-                BatchSize = config.BatchSize,
-                MicroBatchSize = config.MicroBatchSize,
-                MaxSeqLen = config.MaxSeqLen,
-                WarmupRatio = config.WarmupRatio,
-                Seed = config.Seed,
-                SaveEvery = config.SaveEvery,
-                Resume = true,
-                Placement = ModelPlacement.Default,
-            });
-            var records = TrainingDataFile.ReadSft(config.Data);
-            var result = await Task.Run(() => trainer.Run(config.Model, records, work,
-                progress: p => OnStep(runId, p, work, uploaded, cancel),
-                log: line => logger.LogInformation("Training run {RunId}: {Line}", runId, line),
-                cancellationToken: cancel.Token), cancel.Token);
-
-            await UploadCheckpointAsync(runId, result.ModelDirectory, result.Steps, "final", CancellationToken.None);
+                var result = await RunPpoAsync(runId, config, work, onStep, log, cancel.Token);
+                await UploadCheckpointAsync(runId, result.ModelDirectory, result.Steps, "final", CancellationToken.None);
+                await UploadCheckpointAsync(runId, result.ValueDirectory, result.Steps, "final-value", CancellationToken.None);
+            }
+            else
+            {
+                var model = await ResolveModelAsync(config.StartModel, Path.Combine(work, "inputs", "model"), hangfireToken);
+                var data = await ResolveFileAsync(config.Data!, Path.Combine(work, "inputs", "sft-data.jsonl"), hangfireToken);
+                var trainer = new SftTrainer(new SftOptions
+                {
+                    LearningRate = config.LearningRate ?? new SftOptions().LearningRate,
+                    Epochs = config.Epochs ?? new SftOptions().Epochs,
+                    BatchSize = config.BatchSize,
+                    MicroBatchSize = config.MicroBatchSize,
+                    MaxSeqLen = config.MaxSeqLen,
+                    WarmupRatio = config.WarmupRatio,
+                    Seed = config.Seed,
+                    SaveEvery = config.SaveEvery,
+                    Resume = true,
+                    Placement = ModelPlacement.Default,
+                });
+                var records = TrainingDataFile.ReadSft(data);
+                var result = await Task.Run(() => trainer.Run(model, records, work, onStep, log, cancel.Token), cancel.Token);
+                await UploadCheckpointAsync(runId, result.ModelDirectory, result.Steps, "final", CancellationToken.None);
+            }
             await FinishAsync(runId, RunStatus.Succeeded, null);
         }
         catch (OperationCanceledException) when (!hangfireToken.IsCancellationRequested)
@@ -89,18 +108,117 @@ public sealed class TrainingJobs(
         }
     }
 
+    private async Task<PpoResult> RunPpoAsync(long runId, TrainingRunConfig config, string work, Action<TrainingProgress> onStep,
+        Action<string> log, CancellationToken ct)
+    {
+        var inputs = Path.Combine(work, "inputs");
+        var policy = await ResolveModelAsync(config.StartModel, Path.Combine(inputs, "policy"), ct);
+        var value = config.Value is null ? policy : await ResolveModelAsync(config.Value, Path.Combine(inputs, "value"), ct);
+        var records = config.Dataset is not null
+            ? await DatasetProblemsAsync(runId, config.Dataset, Path.Combine(inputs, "ppo-data.jsonl"), ct)
+            : TrainingDataFile.ReadPpo(await ResolveFileAsync(config.Data!, Path.Combine(inputs, "ppo-data.jsonl"), ct));
+        var verifier = await CreateVerifierAsync(config.Verifier, inputs, ct);
+        try
+        {
+            var defaults = new PpoOptions();
+            var trainer = new PpoTrainer(new PpoOptions
+            {
+                LearningRate = config.LearningRate ?? defaults.LearningRate,
+                ValueLearningRate = config.ValueLearningRate ?? config.LearningRate ?? defaults.ValueLearningRate,
+                KlCoefficient = config.KlCoefficient,
+                Gamma = config.Gamma,
+                Lambda = config.Lambda,
+                ClipRange = config.ClipRange,
+                ValueClipRange = config.ValueClipRange,
+                PpoEpochs = config.PpoEpochs,
+                RolloutBatchSize = config.RolloutBatchSize,
+                MiniBatchSize = config.MiniBatchSize,
+                Epochs = config.Epochs ?? defaults.Epochs,
+                Temperature = config.Temperature,
+                MaxNewTokens = config.ResponseLength,
+                Seed = config.Seed,
+                SaveEvery = config.SaveEvery,
+                Resume = true,
+                Placement = ModelPlacement.Default,
+            }, new HuatuoReward(verifier));
+            log($"PPO on {records.Count} prompts with the {verifier.Name} verifier.");
+            return await Task.Run(() => trainer.RunAsync(policy, value, records, work, onStep, log, ct), ct);
+        }
+        finally
+        {
+            (verifier as IDisposable)?.Dispose();
+        }
+    }
+
+    private async Task<IAnswerVerifier> CreateVerifierAsync(string verifier, string inputs, CancellationToken ct) =>
+        TrainingRunConfig.VerifierKind(verifier) switch
+        {
+            "rule" => new RuleVerifier(),
+            "llm" => new LlmJudgeVerifier(services.GetRequiredService<LlmEndpointRegistry>().Get(TrainingRunConfig.JudgeEndpoint(verifier))),
+            "classifier" => new ClassifierVerifier(await ResolveModelAsync(verifier["classifier:".Length..], Path.Combine(inputs, "classifier"), ct)),
+            _ => throw new ArgumentException($"verifier '{verifier}' must be rule, llm, llm:ENDPOINT or classifier:FOLDER|blob:PREFIX."),
+        };
+
+    /// <summary>A model folder on this machine: the path itself, or the blob folder downloaded (once) to <paramref name="local"/>.</summary>
+    private async Task<string> ResolveModelAsync(string reference, string local, CancellationToken ct)
+    {
+        if (!TrainingRunConfig.IsBlob(reference)) return reference;
+        if (File.Exists(Path.Combine(local, CompleteMarker))) return local;
+        if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
+        await artifacts.DownloadFolderAsync(TrainingRunConfig.BlobPrefix(reference), local, ct);
+        await File.WriteAllTextAsync(Path.Combine(local, CompleteMarker), reference, ct);
+        return local;
+    }
+
+    /// <summary>A data file on this machine: the path itself, or the blob downloaded (once) to <paramref name="local"/>.</summary>
+    private async Task<string> ResolveFileAsync(string reference, string local, CancellationToken ct)
+    {
+        if (!TrainingRunConfig.IsBlob(reference)) return reference;
+        if (!File.Exists(local)) await artifacts.DownloadFileAsync(TrainingRunConfig.BlobPrefix(reference), local, ct);
+        return local;
+    }
+
+    /// <summary>
+    /// The PPO prompts of a dataset: its verifiable problems except the rejected ones, in id order. The first delivery
+    /// snapshots them to blob storage, so a resumed run trains on the same prompts even if the dataset has changed.
+    /// </summary>
+    private async Task<IReadOnlyList<PpoRecord>> DatasetProblemsAsync(long runId, string dataset, string local, CancellationToken ct)
+    {
+        var snapshot = $"{BlobPrefix(runId)}/inputs/ppo-data.jsonl";
+        if (!File.Exists(local))
+        {
+            try
+            {
+                await artifacts.DownloadFileAsync(snapshot, local, ct);
+            }
+            catch (FileNotFoundException)
+            {
+                await using var db = await contexts.CreateDbContextAsync(ct);
+                var problems = await db.VerifiableProblems.AsNoTracking()
+                    .Where(p => p.Dataset!.Name == dataset && p.Status != ProblemStatus.Rejected)
+                    .OrderBy(p => p.Id).Select(p => new PpoRecord(p.OpenEndedQuestion, p.GroundTruthAnswer)).ToListAsync(ct);
+                if (problems.Count == 0) throw new TrainingDataException($"dataset '{dataset}' has no verifiable problems (other than rejected ones).");
+                TrainingDataFile.WritePpo(local, problems);
+                await artifacts.UploadFileAsync(snapshot, local, ct);
+            }
+        }
+        return TrainingDataFile.ReadPpo(local);
+    }
+
     /// <summary>Called on the training thread after every optimizer step.</summary>
-    private void OnStep(long runId, TrainingProgress progress, string work, HashSet<string> uploaded, CancellationTokenSource cancel)
+    private void OnStep(long runId, string stage, TrainingProgress progress, string work, HashSet<string> uploaded, CancellationTokenSource cancel)
     {
         using var db = contexts.CreateDbContext();
+        var run = new KeyValuePair<string, object?>("run", runId);
+        var kind = new KeyValuePair<string, object?>("stage", stage);
         foreach (var (name, value) in progress.Figures)
         {
-            if (double.IsFinite(value)) db.TrainingMetrics.Add(new TrainingMetric { TrainingRunId = runId, Step = progress.Step, Name = name, Value = value });
+            if (!double.IsFinite(value)) continue;
+            db.TrainingMetrics.Add(new TrainingMetric { TrainingRunId = runId, Step = progress.Step, Name = name, Value = value });
+            RunFigures.Record(value, run, kind, new KeyValuePair<string, object?>("figure", name));
         }
         db.SaveChanges();
-        StepCounter.Add(1);
-        if (progress.Figures.TryGetValue("loss", out var loss)) LossHistogram.Record(loss);
-        if (progress.Figures.TryGetValue("tokens_per_s", out var tps)) ThroughputHistogram.Record(tps);
+        StepCounter.Add(1, run, kind);
 
         if (db.TrainingRuns.Where(r => r.Id == runId).Select(r => r.CancellationRequested).First()) cancel.Cancel();
 
@@ -134,10 +252,10 @@ public sealed class TrainingJobs(
     }
 
     /// <summary>The step to resume from: the newest complete local checkpoint, else the newest uploaded one (downloaded).</summary>
-    private async Task<int> RestoreNewestCheckpointAsync(long runId, string work, CancellationToken ct)
+    private async Task<int> RestoreNewestCheckpointAsync(long runId, string work, string stage, CancellationToken ct)
     {
         Directory.CreateDirectory(work);
-        if (TrainingCheckpoint.Latest(work, "sft") is { } local) return local.NextStep;
+        if (TrainingCheckpoint.Latest(work, stage) is { } local) return local.NextStep;
         await using var db = await contexts.CreateDbContextAsync(ct);
         var newest = await db.Checkpoints.Where(c => c.TrainingRunId == runId && c.BlobName.Contains("/checkpoint-"))
             .OrderByDescending(c => c.Step).FirstOrDefaultAsync(ct);

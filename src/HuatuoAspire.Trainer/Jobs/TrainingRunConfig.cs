@@ -1,44 +1,137 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using HuatuoAspire.Training.Ppo;
+using HuatuoAspire.Training.Sft;
 
 namespace HuatuoAspire.Trainer.Jobs;
 
 /// <summary>
-/// What an admin asks the training worker to do (stored as the run's config). Paths are on the trainer's machine.
-/// SFT runs only for now: PPO runs from the command line (`huatuo train ppo`).
+/// What an admin asks the training worker to do (stored as the run's config). A model or data reference is a path on
+/// the trainer's machine or <c>blob:PREFIX</c> in the project's blob storage (for example the <c>final</c> checkpoint
+/// of an earlier run, <c>blob:training/run-3/final</c>, or an uploaded data file). Unset numbers take the stage's
+/// reference defaults (<see cref="SftOptions"/>, <see cref="PpoOptions"/>: for PPO temperature 0.5, β 0.03,
+/// γ 1, λ 0.95, clip 0.2, lr 5e-7).
 /// </summary>
 public sealed record TrainingRunConfig
 {
+    public const string BlobScheme = "blob:";
+    private static readonly PpoOptions PpoDefault = new();
+    private static readonly SftOptions SftDefault = new();
+
     [JsonPropertyName("kind")] public string Kind { get; init; } = "sft";
     [JsonPropertyName("name")] public string? Name { get; init; }
-    /// <summary>Hugging Face model folder to start from.</summary>
-    [JsonPropertyName("model")] public string Model { get; init; } = "";
-    /// <summary>SFT data: a JSON/JSONL file with Question, Complex_CoT, Response.</summary>
-    [JsonPropertyName("data")] public string Data { get; init; } = "";
-    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
-    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-6;
-    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
-    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = 4;
-    [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = 8192;
-    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
+
+    /// <summary>SFT: the Hugging Face model folder to start from.</summary>
+    [JsonPropertyName("model")] public string? Model { get; init; }
+    /// <summary>PPO: the SFT checkpoint the policy starts from (also the frozen reference).</summary>
+    [JsonPropertyName("policy")] public string? Policy { get; init; }
+    /// <summary>PPO: the checkpoint the value model starts from (a causal LM gives a zero head); default the policy.</summary>
+    [JsonPropertyName("value")] public string? Value { get; init; }
+
+    /// <summary>A JSON/JSONL file (SFT: Question, Complex_CoT, Response; PPO: question and Ground-True Answer).</summary>
+    [JsonPropertyName("data")] public string? Data { get; init; }
+    /// <summary>PPO: a dataset in the database whose verifiable problems (all but the rejected ones) are the prompts.</summary>
+    [JsonPropertyName("dataset")] public string? Dataset { get; init; }
+    /// <summary>PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>.</summary>
+    [JsonPropertyName("verifier")] public string Verifier { get; init; } = "rule";
+
+    [JsonPropertyName("epochs")] public int? Epochs { get; init; }
+    [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Save (and upload to blob storage) a resumable checkpoint every this many optimizer steps.</summary>
     [JsonPropertyName("save_every")] public int SaveEvery { get; init; } = 50;
 
+    // SFT
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = SftDefault.BatchSize;
+    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = SftDefault.MicroBatchSize;
+    [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = SftDefault.MaxSeqLen;
+    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = SftDefault.WarmupRatio;
+
+    // PPO (the paper's stage 2 defaults)
+    [JsonPropertyName("value_learning_rate")] public double? ValueLearningRate { get; init; }
+    [JsonPropertyName("kl_coef")] public double KlCoefficient { get; init; } = PpoDefault.KlCoefficient;
+    [JsonPropertyName("gamma")] public double Gamma { get; init; } = PpoDefault.Gamma;
+    [JsonPropertyName("lambda")] public double Lambda { get; init; } = PpoDefault.Lambda;
+    [JsonPropertyName("clip_range")] public double ClipRange { get; init; } = PpoDefault.ClipRange;
+    [JsonPropertyName("value_clip_range")] public double ValueClipRange { get; init; } = PpoDefault.ValueClipRange;
+    [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = PpoDefault.PpoEpochs;
+    [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = PpoDefault.RolloutBatchSize;
+    [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = PpoDefault.MiniBatchSize;
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = PpoDefault.Temperature;
+    [JsonPropertyName("response_length")] public int ResponseLength { get; init; } = PpoDefault.MaxNewTokens;
+
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    /// <summary>The problems with this request, one message each; empty when it can be run.</summary>
+    public bool IsPpo => Kind == "ppo";
+
+    /// <summary>The model the run starts from (SFT: model; PPO: policy).</summary>
+    public string StartModel => (IsPpo ? Policy ?? Model : Model) ?? "";
+
+    public static bool IsBlob(string? reference) => reference?.StartsWith(BlobScheme, StringComparison.Ordinal) == true;
+
+    public static string BlobPrefix(string reference) => reference[BlobScheme.Length..].Trim('/');
+
+    /// <summary>The problems with this request that need no database or blob storage to see, one message each.</summary>
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
-        if (Kind != "sft") problems.Add($"kind '{Kind}' is not run by the training worker (sft); run PPO with `huatuo train ppo`.");
-        if (!Directory.Exists(Model) || !File.Exists(Path.Combine(Model, "config.json"))) problems.Add($"model '{Model}' is not a model folder with a config.json.");
-        if (!File.Exists(Data)) problems.Add($"data '{Data}' does not exist.");
-        if (Epochs < 1) problems.Add("epochs must be >= 1.");
-        if (LearningRate <= 0) problems.Add("learning_rate must be > 0.");
-        if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0) problems.Add("batch_size must be a positive multiple of micro_batch_size.");
-        if (MaxSeqLen < 8) problems.Add("max_seq_len must be >= 8.");
+        if (Kind is not ("sft" or "ppo")) problems.Add($"kind '{Kind}' is not a training stage (sft or ppo).");
+        if (IsPpo)
+        {
+            CheckModel("policy", StartModel, problems);
+            if (Value is not null) CheckModel("value", Value, problems);
+            if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (a file) and dataset (a dataset name in the database).");
+            else if (Data is not null) CheckFile("data", Data, problems);
+            if (VerifierKind(Verifier) is null)
+                problems.Add($"verifier '{Verifier}' must be rule, llm, llm:ENDPOINT or classifier:FOLDER|blob:PREFIX.");
+            else if (Verifier.StartsWith("classifier:", StringComparison.Ordinal)) CheckModel("verifier classifier", Verifier["classifier:".Length..], problems);
+            if (!(ValueLearningRate is null or > 0)) problems.Add("value_learning_rate must be > 0.");
+            if (!(KlCoefficient >= 0)) problems.Add("kl_coef must be >= 0.");
+            if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) problems.Add("gamma and lambda must be in [0, 1].");
+            if (!(ClipRange > 0) || !(ValueClipRange > 0)) problems.Add("clip_range and value_clip_range must be > 0.");
+            if (PpoEpochs < 1) problems.Add("ppo_epochs must be >= 1.");
+            if (RolloutBatchSize < 1 || MiniBatchSize < 1) problems.Add("rollout_batch_size and mini_batch_size must be >= 1.");
+            if (!(Temperature > 0)) problems.Add("temperature must be > 0.");
+            if (ResponseLength < 1) problems.Add("response_length must be >= 1.");
+        }
+        else if (Kind == "sft")
+        {
+            CheckModel("model", StartModel, problems);
+            if (Data is null) problems.Add("data (an SFT file) is required.");
+            else CheckFile("data", Data, problems);
+            if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0) problems.Add("batch_size must be a positive multiple of micro_batch_size.");
+            if (MaxSeqLen < 8) problems.Add("max_seq_len must be >= 8.");
+        }
+        if (Epochs is < 1) problems.Add("epochs must be >= 1.");
+        if (LearningRate is <= 0 || LearningRate is double.NaN) problems.Add("learning_rate must be > 0.");
         if (SaveEvery < 1) problems.Add("save_every must be >= 1.");
         return problems;
     }
+
+    /// <summary>rule, llm or classifier for a well-formed verifier string, else null.</summary>
+    public static string? VerifierKind(string verifier) => verifier switch
+    {
+        "rule" => "rule",
+        "llm" => "llm",
+        _ when verifier.StartsWith("llm:", StringComparison.Ordinal) && verifier.Length > 4 => "llm",
+        _ when verifier.StartsWith("classifier:", StringComparison.Ordinal) && verifier.Length > "classifier:".Length => "classifier",
+        _ => null,
+    };
+
+    /// <summary>The named endpoint of an LLM verifier (null: the default one).</summary>
+    public static string? JudgeEndpoint(string verifier) => verifier.StartsWith("llm:", StringComparison.Ordinal) ? verifier[4..] : null;
+
+    private static void CheckModel(string what, string reference, List<string> problems)
+    {
+        if (IsBlob(reference)) { if (BlobPrefix(reference).Length == 0) problems.Add($"{what} '{reference}' names no blob prefix."); return; }
+        if (!Directory.Exists(reference) || !File.Exists(Path.Combine(reference, "config.json")))
+            problems.Add($"{what} '{reference}' is not a model folder with a config.json.");
+    }
+
+    private static void CheckFile(string what, string reference, List<string> problems)
+    {
+        if (IsBlob(reference)) { if (BlobPrefix(reference).Length == 0) problems.Add($"{what} '{reference}' names no blob."); return; }
+        if (!File.Exists(reference)) problems.Add($"{what} '{reference}' does not exist.");
+    }
 }
+

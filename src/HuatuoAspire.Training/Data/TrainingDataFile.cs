@@ -34,6 +34,9 @@ public static class TrainingDataFile
     public static void WritePpo(string path, IEnumerable<MedicalCalculationProblem> problems) =>
         WriteJsonl(path, problems.Select(p => new JsonObject { ["Open-ended Verifiable Question"] = p.Question, ["Ground-True Answer"] = p.GroundTruth }));
 
+    public static void WritePpo(string path, IEnumerable<PpoRecord> records) =>
+        WriteJsonl(path, records.Select(r => new JsonObject { ["Open-ended Verifiable Question"] = r.Question, ["Ground-True Answer"] = r.GroundTruth }));
+
     private static void WriteJsonl(string path, IEnumerable<JsonObject> rows)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
