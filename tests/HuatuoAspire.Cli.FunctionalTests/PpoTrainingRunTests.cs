@@ -45,15 +45,16 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
 
         var run = await host.WaitForEndAsync(id);
         Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
-        Assert.Equal(3, run["step"]!.GetValue<int>()); // 5 prompts, 2 per iteration, 1 epoch
+        // 5 prompts in rollout batches of 2, 2, 1; one PPO epoch in mini-batches of 1: 5 optimizer steps.
+        Assert.Equal(5, run["step"]!.GetValue<int>());
         foreach (var figure in StepFigures) Assert.True(run["metrics"]![figure] is not null, figure);
 
         // One row per (step, figure), every step present once.
         await using (var db = await host.Db())
         {
             var rows = await db.TrainingMetrics.Where(m => m.TrainingRunId == id).ToListAsync();
-            Assert.Equal([1, 2, 3], rows.Select(r => r.Step).Distinct().Order());
-            foreach (var figure in StepFigures) Assert.Equal(3, rows.Count(r => r.Name == figure));
+            Assert.Equal([1, 2, 3, 4, 5], rows.Select(r => r.Step).Distinct().Order());
+            foreach (var figure in StepFigures) Assert.Equal(5, rows.Count(r => r.Name == figure));
             var config = JsonNode.Parse((await db.TrainingRuns.SingleAsync(r => r.Id == id)).Config)!;
             // The paper's defaults where the request named none.
             Assert.Equal(0.5, config["temperature"]!.GetValue<double>());
@@ -64,12 +65,12 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
         }
 
         var checkpoints = run["checkpoints"]!.AsArray().Select(c => c!["blobName"]!.GetValue<string>()).ToArray();
-        Assert.Contains($"training/run-{id}/checkpoint-1", checkpoints);
+        Assert.Contains($"training/run-{id}/checkpoint-2", checkpoints);
         Assert.Contains($"training/run-{id}/final", checkpoints);
         Assert.Contains($"training/run-{id}/final-value", checkpoints);
-        var names = await host.BlobNamesAsync($"training/run-{id}/checkpoint-1/");
+        var names = await host.BlobNamesAsync($"training/run-{id}/checkpoint-2/");
         foreach (var file in new[] { "policy/model.safetensors", "policy/config.json", "value/model.safetensors", "policy_optimizer.pt", "value_optimizer.pt", "trainer_state.json" })
-            Assert.Contains($"training/run-{id}/checkpoint-1/{file}", names);
+            Assert.Contains($"training/run-{id}/checkpoint-2/{file}", names);
         Assert.Contains($"training/run-{id}/inputs/ppo-data.jsonl", await host.BlobNamesAsync($"training/run-{id}/inputs/"));
 
         // The final policy in blob storage is a loadable Hugging Face folder.
@@ -96,7 +97,7 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
         var reference = await host.AddRunAsync(config);
         await jobs.RunAsync(reference, CancellationToken.None);
         var expected = await host.FiguresAsync(reference);
-        Assert.Equal(6, expected.Count);
+        Assert.Equal(24, expected.Count); // 6 rollout batches × 2 PPO epochs × 2 mini-batches
 
         // The same run stopped by its worker's shutdown once a checkpoint is uploaded, then delivered again after its
         // local files are gone: it must fetch the checkpoint from blob storage.
@@ -136,7 +137,7 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             // Same seeds, same weights and optimizer state: the same rollouts and rewards, losses within float noise.
             Assert.Equal(figures["reward"], resumed[step]["reward"], 6);
             Assert.Equal(figures["response_length"], resumed[step]["response_length"], 6);
-            foreach (var name in new[] { "kl", "policy_loss", "value_loss", "entropy" })
+            foreach (var name in new[] { "kl", "policy_loss", "value_loss", "entropy", "approx_kl" })
                 Assert.True(Math.Abs(figures[name] - resumed[step][name]) <= 1e-4 + 1e-3 * Math.Abs(figures[name]),
                     $"step {step} {name}: uninterrupted {figures[name]}, resumed {resumed[step][name]}");
         }

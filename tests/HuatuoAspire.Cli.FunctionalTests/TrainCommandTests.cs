@@ -55,7 +55,9 @@ public sealed class TrainCommandTests : IDisposable
             "--lr", "1e-3", "--device", "cpu"]));
 
         var ppoMetrics = TrainingMetricsLog.Read(ppoOut);
-        Assert.Equal([0, 1], ppoMetrics.Select(m => m["step"]!.GetValue<int>())); // 4 prompts, 2 per iteration
+        // 4 prompts, 2 per rollout batch, one PPO epoch in mini-batches of 1: a line per optimizer step.
+        Assert.Equal([0, 1, 2, 3], ppoMetrics.Select(m => m["step"]!.GetValue<int>()));
+        Assert.Equal([0, 0, 1, 1], ppoMetrics.Select(m => m["iteration"]!.GetValue<int>()));
         foreach (var line in ppoMetrics)
         {
             foreach (var key in new[] { "reward", "lr", "tokens_per_s", "correct_fraction", "kl", "entropy", "policy_loss", "value_loss", "clip_fraction", "response_length" })

@@ -184,10 +184,13 @@ public sealed class TrainingTests
         var records = new[] { new PpoRecord("Dose 5 mg/kg for 40 kg?", "200 mg"), new PpoRecord("Convert 2.5 g to mg.", "2500 mg"), new PpoRecord("Infuse 1000 mL over 8 h?", "125 mL/h") };
         var options = new PpoOptions { RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 1, MaxNewTokens = 8, Seed = 4, Placement = ModelPlacement.Cpu };
         var result = await new PpoTrainer(options, new HuatuoReward(new RuleVerifier())).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("ppo"));
-        Assert.Equal(2, result.Steps);
+        // Two rollout batches (2 and 1 prompts) of one PPO epoch in mini-batches of 1: 2 + 1 optimizer steps, a line each.
+        Assert.Equal(3, result.Steps);
+        Assert.Equal(2, result.Iterations);
         var metrics = TrainingMetricsLog.Read(tiny.Out("ppo"));
-        Assert.Equal([0, 1], metrics.Select(m => m["step"]!.GetValue<int>()));
-        foreach (var key in new[] { "reward", "correct_fraction", "kl", "entropy", "policy_loss", "value_loss", "clip_fraction", "response_length", "lr", "tokens_per_s" })
+        Assert.Equal([0, 1, 2], metrics.Select(m => m["step"]!.GetValue<int>()));
+        Assert.Equal([0, 0, 1], metrics.Select(m => m["iteration"]!.GetValue<int>()));
+        foreach (var key in new[] { "reward", "correct_fraction", "kl", "entropy", "policy_loss", "value_loss", "clip_fraction", "response_length", "lr", "tokens_per_s", "approx_kl" })
             Assert.True(metrics.All(m => m[key] is not null), key);
         // A random model never writes the format in 8 bytes: reward 0.
         Assert.All(metrics, m => Assert.Equal(0.0, m["reward"]!.GetValue<double>()));

@@ -93,7 +93,7 @@ public static class TrainCommand
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => d.Temperature };
         var maxNew = new Option<int>("--response-length") { DefaultValueFactory = _ => d.MaxNewTokens };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed };
-        var saveEvery = new Option<int>("--save-every");
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N rollout iterations (0: only the final folders)." };
         var resume = new Option<bool>("--resume");
         var device = new Option<string?>("--device");
         var dtype = new Option<string?>("--dtype");
@@ -131,7 +131,7 @@ public static class TrainCommand
                 await WithProgress("PPO", "reward", async p => result = await trainer.RunAsync(parse.GetValue(policy)!, parse.GetValue(value)!, records,
                     parse.GetValue(output)!, p, m => AnsiConsole.MarkupLineInterpolated($"[grey]{m}[/]"), ct));
                 (answerVerifier as IDisposable)?.Dispose();
-                AnsiConsole.MarkupLineInterpolated($"PPO done: {result.Steps} iterations, last mean reward {result.FinalMeanReward:0.000}. Policy: {result.ModelDirectory}, value model: {result.ValueDirectory}");
+                AnsiConsole.MarkupLineInterpolated($"PPO done: {result.Steps} optimizer steps over {result.Iterations} rollout batches, last mean reward {result.FinalMeanReward:0.000}. Policy: {result.ModelDirectory}, value model: {result.ValueDirectory}");
                 return 0;
             }
             catch (Exception e) when (e is TrainingDataException or ArgumentException or ModelFormatException or IOException or LlmConfigurationException)

@@ -38,7 +38,7 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("epochs")] public int? Epochs { get; init; }
     [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
-    /// <summary>Save (and upload to blob storage) a resumable checkpoint every this many optimizer steps.</summary>
+    /// <summary>Save (and upload to blob storage) a resumable checkpoint every this many optimizer steps (PPO: rollout iterations).</summary>
     [JsonPropertyName("save_every")] public int SaveEvery { get; init; } = 50;
 
     // SFT

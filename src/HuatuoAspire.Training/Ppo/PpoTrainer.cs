@@ -24,7 +24,7 @@ public sealed record PpoOptions
     public double ValueClipRange { get; init; } = 0.2;
     public double ValueCoefficient { get; init; } = 0.1;
     public int PpoEpochs { get; init; } = 4;
-    /// <summary>Prompts sampled per PPO iteration (one row of metrics.jsonl each).</summary>
+    /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
     public int RolloutBatchSize { get; init; } = 16;
     public int MiniBatchSize { get; init; } = 4;
     public int Epochs { get; init; } = 1;
@@ -32,8 +32,10 @@ public sealed record PpoOptions
     public int MaxNewTokens { get; init; } = 1024;
     public double MaxGradNorm { get; init; } = 1.0;
     public int Seed { get; init; } = 42;
+    /// <summary>Write a resumable checkpoint every N rollout iterations (0: only the final model).</summary>
     public int SaveEvery { get; init; }
-    public int? StopAfterStep { get; init; }
+    /// <summary>Stop after this many rollout iterations of the planned run (for tests of resume; null: run to the end).</summary>
+    public int? StopAfterIteration { get; init; }
     public bool Resume { get; init; }
     public ModelPlacement? Placement { get; init; }
 
@@ -47,7 +49,8 @@ public sealed record PpoOptions
     }
 }
 
-public sealed record PpoResult(string ModelDirectory, string ValueDirectory, int Steps, double FinalMeanReward);
+/// <summary>The outcome of a PPO run: <paramref name="Steps"/> optimizer steps over <paramref name="Iterations"/> rollout batches.</summary>
+public sealed record PpoResult(string ModelDirectory, string ValueDirectory, int Steps, int Iterations, double FinalMeanReward);
 
 /// <summary>
 /// Stage 2: PPO with verifier rewards. Per iteration: sample responses to a batch of prompts (recording log-probs),
@@ -69,14 +72,27 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         var encoder = new SftExampleEncoder(tokenizer, int.MaxValue);
         var prompts = records.Select(r => encoder.EncodePrompt(r.Question)).ToList();
 
+        // An iteration samples one rollout batch and then takes PpoEpochs × ⌈batch / mini-batch⌉ optimizer steps; steps
+        // (metrics.jsonl lines, progress, checkpoint names) count optimizer steps, and offsets[i] is the first of iteration i.
         var perEpoch = (records.Count + Options.RolloutBatchSize - 1) / Options.RolloutBatchSize;
-        var totalSteps = perEpoch * Options.Epochs;
-        var startStep = 0;
+        var iterations = perEpoch * Options.Epochs;
+        var offsets = new int[iterations + 1];
+        for (var i = 0; i < iterations; i++)
+        {
+            var batch = Math.Min(Options.RolloutBatchSize, records.Count - i % perEpoch * Options.RolloutBatchSize);
+            offsets[i + 1] = offsets[i] + Options.PpoEpochs * ((batch + Options.MiniBatchSize - 1) / Options.MiniBatchSize);
+        }
+        var totalSteps = offsets[iterations];
+        var startIteration = 0;
         string? resume = null;
         if (Options.Resume && TrainingCheckpoint.Latest(outputDirectory, "ppo") is { } latest)
         {
-            (resume, startStep) = latest;
-            log?.Invoke($"Resuming from {resume} at step {startStep}.");
+            int nextStep;
+            (resume, nextStep) = latest;
+            startIteration = Array.IndexOf(offsets, nextStep);
+            if (startIteration < 0)
+                throw new InvalidDataException($"{resume}: step {nextStep} is not the end of a rollout iteration of this run's settings (prompts, batch sizes, PPO epochs).");
+            log?.Invoke($"Resuming from {resume} at step {nextStep} (iteration {startIteration}).");
         }
         var placement = Options.Placement ?? ModelPlacement.Default;
         using var policy = CausalLanguageModel.FromPretrained(resume is null ? policyDirectory : Path.Combine(resume, "policy"), placement);
@@ -90,60 +106,73 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             TrainingCheckpoint.LoadOptimizer(policyOptimizer, resume, "policy_optimizer");
             TrainingCheckpoint.LoadOptimizer(valueOptimizer, resume, "value_optimizer");
         }
-        using var metrics = new TrainingMetricsLog(outputDirectory, "ppo", Options.Resume ? startStep : null);
-        var endStep = Math.Min(totalSteps, Options.StopAfterStep ?? totalSteps);
+        using var metrics = new TrainingMetricsLog(outputDirectory, "ppo", Options.Resume ? offsets[startIteration] : null);
+        var endIteration = Math.Min(iterations, Options.StopAfterIteration ?? iterations);
         double lastReward = double.NaN;
 
-        for (var step = startStep; step < endStep; step++)
+        for (var iteration = startIteration; iteration < endIteration; iteration++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var clock = Stopwatch.StartNew();
-            torch.manual_seed(Options.Seed * 1_000_003L + step);
-            var epoch = step / perEpoch;
+            torch.manual_seed(Options.Seed * 1_000_003L + iteration);
+            var epoch = iteration / perEpoch;
             var order = Enumerable.Range(0, records.Count).ToArray();
             new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
-            var chosen = order.Skip(step % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
+            var chosen = order.Skip(iteration % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
 
             policy.eval();
             var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),
-                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => StableSeed.Combine(Options.Seed, step, k)).ToList());
+                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => StableSeed.Combine(Options.Seed, iteration, k)).ToList());
             var scores = new RewardResult[rollouts.Count];
             for (var k = 0; k < rollouts.Count; k++)
                 scores[k] = await Reward.ScoreAsync(rollouts[k].Text, records[chosen[k]].GroundTruth, cancellationToken).ConfigureAwait(false);
             policy.train();
 
-            var figures = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0);
+            var updates = new List<Dictionary<string, double>>();
+            var averaged = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0, updates);
             clock.Stop();
             var tokens = rollouts.Sum(r => r.PromptIds.Length + r.ResponseIds.Length);
             lastReward = scores.Average(s => s.Reward);
-            figures["reward"] = lastReward;
-            figures["correct_fraction"] = scores.Count(s => s.Correct) / (double)scores.Length;
-            figures["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length;
-            figures["response_length"] = rollouts.Average(r => r.ResponseIds.Length);
-            figures["lr"] = Options.LearningRate;
-            figures["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            metrics.Write(step, figures);
-            progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
-
-            if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
+            // The rollout batch's figures go on each of its optimizer steps' lines, beside that step's own losses.
+            var batchFigures = new Dictionary<string, double>
             {
-                var folder = TrainingCheckpoint.Folder(outputDirectory, step + 1);
+                ["reward"] = lastReward,
+                ["correct_fraction"] = scores.Count(s => s.Correct) / (double)scores.Length,
+                ["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length,
+                ["kl"] = averaged["kl"],
+                ["response_length"] = rollouts.Average(r => r.ResponseIds.Length),
+                ["lr"] = Options.LearningRate,
+                ["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds),
+                ["iteration"] = iteration,
+            };
+            for (var u = 0; u < updates.Count; u++)
+            {
+                var figures = new Dictionary<string, double>(updates[u]);
+                foreach (var (name, figure) in batchFigures) figures[name] = figure;
+                var step = offsets[iteration] + u;
+                metrics.Write(step, figures);
+                progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
+            }
+
+            if (Options.SaveEvery > 0 && (iteration + 1) % Options.SaveEvery == 0 && iteration + 1 < iterations)
+            {
+                var folder = TrainingCheckpoint.Folder(outputDirectory, offsets[iteration + 1]);
                 SavePolicy(policy, policyDirectory, Path.Combine(folder, "policy"));
                 value.SavePretrained(Path.Combine(folder, "value"));
                 TrainingCheckpoint.SaveOptimizer(policyOptimizer, folder, "policy_optimizer");
                 TrainingCheckpoint.SaveOptimizer(valueOptimizer, folder, "value_optimizer");
-                TrainingCheckpoint.WriteState(folder, step + 1, Options.Seed, "ppo");
+                TrainingCheckpoint.WriteState(folder, offsets[iteration + 1], Options.Seed, "ppo");
             }
         }
         var final = Path.Combine(outputDirectory, "model");
         var finalValue = Path.Combine(outputDirectory, "value");
-        if (endStep == totalSteps)
+        if (endIteration == iterations)
         {
             SavePolicy(policy, policyDirectory, final);
             value.SavePretrained(finalValue);
             ModelFolderFiles.CopyTokenizer(policyDirectory, finalValue);
         }
-        return new PpoResult(final, finalValue, endStep, lastReward);
+        return new PpoResult(final, finalValue, offsets[endIteration], endIteration, lastReward);
     }
 
     private static void SavePolicy(CausalLanguageModel policy, string source, string folder)
@@ -154,7 +183,8 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
 
     /// <summary>One PPO update on a batch of scored rollouts; returns the averaged loss figures.</summary>
     internal Dictionary<string, double> Update(CausalLanguageModel policy, CausalLanguageModel reference, SequenceScoringModel value,
-        AdamW policyOptimizer, AdamW valueOptimizer, IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores, int padId)
+        AdamW policyOptimizer, AdamW valueOptimizer, IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores, int padId,
+        List<Dictionary<string, double>>? perUpdate = null)
     {
         var n = rollouts.Count;
         var device = policy.Placement.Device;
@@ -265,10 +295,20 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
 
                 using (no_grad())
                 {
-                    policyLoss += pgLoss.item<float>();
-                    valueLoss += vfLoss.item<float>();
-                    clipFraction += ((((ratio - 1).abs() > Options.ClipRange).to(ScalarType.Float32) * mbResp).sum() / tokenCount).item<float>();
-                    entropy += ((-(logSoftmax.exp() * logSoftmax).sum(-1) * mbResp).sum() / tokenCount).item<float>();
+                    var figures = new Dictionary<string, double>
+                    {
+                        ["policy_loss"] = pgLoss.item<float>(),
+                        ["value_loss"] = vfLoss.item<float>(),
+                        ["clip_fraction"] = ((((ratio - 1).abs() > Options.ClipRange).to(ScalarType.Float32) * mbResp).sum() / tokenCount).item<float>(),
+                        ["entropy"] = ((-(logSoftmax.exp() * logSoftmax).sum(-1) * mbResp).sum() / tokenCount).item<float>(),
+                        // How far this update's policy already is from the sampling one on its tokens (mean log-ratio).
+                        ["approx_kl"] = ((-(newLp - oldLpT.index_select(0, rows)) * mbResp).sum() / tokenCount).item<float>(),
+                    };
+                    policyLoss += figures["policy_loss"];
+                    valueLoss += figures["value_loss"];
+                    clipFraction += figures["clip_fraction"];
+                    entropy += figures["entropy"];
+                    perUpdate?.Add(figures);
                 }
                 updates++;
             }
