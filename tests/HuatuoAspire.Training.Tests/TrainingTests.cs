@@ -97,6 +97,36 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public async Task ResumedPpoContinuesTheUninterruptedRunStepForStep()
+    {
+        using var tiny = new TinyModel(seed: 2);
+        var records = Enumerable.Range(1, 6).Select(i => new PpoRecord($"Dose {i} mg/kg for 10 kg?", $"{10 * i} mg")).ToArray();
+        var options = new PpoOptions
+        {
+            RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 2, MaxNewTokens = 6, Seed = 4, SaveEvery = 1, LearningRate = 1e-3,
+            ValueLearningRate = 1e-3, Placement = ModelPlacement.Cpu,
+        };
+        var reward = new HuatuoReward(new RuleVerifier());
+        await new PpoTrainer(options, reward).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("straight"));
+        // Stopped after the first rollout batch (checkpoint-4: 2 PPO epochs × 2 mini-batches), then resumed.
+        await new PpoTrainer(options with { StopAfterIteration = 1 }, reward).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("resumed"));
+        Assert.True(File.Exists(Path.Combine(TrainingCheckpoint.Folder(tiny.Out("resumed"), 4), TrainingCheckpoint.StateFile)));
+        var result = await new PpoTrainer(options with { Resume = true }, reward).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("resumed"));
+        Assert.Equal((12, 3), (result.Steps, result.Iterations));
+        var a = TrainingMetricsLog.Read(tiny.Out("straight"));
+        var b = TrainingMetricsLog.Read(tiny.Out("resumed"));
+        Assert.Equal(Enumerable.Range(0, 12), b.Select(m => m["step"]!.GetValue<int>()));
+        for (var i = 0; i < a.Count; i++)
+        {
+            foreach (var name in new[] { "reward", "response_length", "kl", "policy_loss", "value_loss", "entropy", "approx_kl" })
+            {
+                double x = a[i][name]!.GetValue<double>(), y = b[i][name]!.GetValue<double>();
+                Assert.True(Math.Abs(x - y) <= 1e-5 + 1e-4 * Math.Abs(x), $"step {i} {name}: {x} vs {y}");
+            }
+        }
+    }
+
+    [Fact]
     public void AdamWGroupsExemptBiasesAndNorms()
     {
         using var tiny = new TinyModel();
