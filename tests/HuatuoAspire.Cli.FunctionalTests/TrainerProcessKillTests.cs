@@ -126,6 +126,9 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
             Assert.Equal(Enumerable.Range(1, totalSteps), rows.Select(r => r.Step).Distinct().Order());
             Assert.Equal(rows.Count, rows.Select(r => (r.Step, r.Name)).Distinct().Count());
             Assert.Equal(rowsBeforeCheckpoint, rows.Where(r => r.Step <= checkpointStep).Select(r => r.Id).Order());
+            var created = (await db.TrainingRuns.SingleAsync(r => r.Id == id)).CreatedAt;
+            Console.WriteLine("timeline (s after the request): " + string.Join(", ", rows.Where(r => r.Name == "loss").OrderBy(r => r.Id)
+                .Select(r => $"step {r.Step} {(r.RecordedAt - created).TotalSeconds:0.0}")));
 
             // The uninterrupted curve, same seed, computed here.
             var reference = Path.Combine(dir, "reference");
