@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Training.Data;
@@ -18,7 +19,7 @@ public static class PolicyEvaluation
         var prompts = records.Select(r => encoder.EncodePrompt(r.Question)).ToList();
         model.eval();
         var rollouts = RolloutSampler.Sample(model, tokenizer, prompts, temperature, maxNewTokens,
-            Enumerable.Range(0, records.Count).Select(i => HashCode.Combine(seed, i)).ToList());
+            Enumerable.Range(0, records.Count).Select(i => StableSeed.Combine(seed, i)).ToList());
         var results = new List<RewardResult>(records.Count);
         for (var i = 0; i < records.Count; i++)
             results.Add(await reward.ScoreAsync(rollouts[i].Text, records[i].GroundTruth, cancellationToken).ConfigureAwait(false));

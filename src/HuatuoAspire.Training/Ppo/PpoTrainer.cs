@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using System.Diagnostics;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
@@ -101,12 +102,12 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             torch.manual_seed(Options.Seed * 1_000_003L + step);
             var epoch = step / perEpoch;
             var order = Enumerable.Range(0, records.Count).ToArray();
-            new Random(HashCode.Combine(Options.Seed, epoch)).Shuffle(order);
+            new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
             var chosen = order.Skip(step % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
 
             policy.eval();
             var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),
-                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => HashCode.Combine(Options.Seed, step, k)).ToList());
+                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => StableSeed.Combine(Options.Seed, step, k)).ToList());
             var scores = new RewardResult[rollouts.Count];
             for (var k = 0; k < rollouts.Count; k++)
                 scores[k] = await Reward.ScoreAsync(rollouts[k].Text, records[chosen[k]].GroundTruth, cancellationToken).ConfigureAwait(false);
@@ -225,7 +226,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         var oldValT = tensor(oldValues, [n, width - 1], device: device);
         double policyLoss = 0, valueLoss = 0, clipFraction = 0, entropy = 0;
         var updates = 0;
-        var random = new Random(HashCode.Combine(Options.Seed, n, width));
+        var random = new Random(StableSeed.Combine(Options.Seed, n, width));
         var policyParameters = policy.parameters().ToList();
         var valueParameters = value.parameters().ToList();
         for (var epoch = 0; epoch < Options.PpoEpochs; epoch++)

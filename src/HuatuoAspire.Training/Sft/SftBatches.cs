@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using static TorchSharp.torch;
 
 namespace HuatuoAspire.Training.Sft;
@@ -45,7 +46,7 @@ public sealed class SftBatchPlan
         for (var epoch = 0; epoch < epochs; epoch++)
         {
             var order = Enumerable.Range(0, examples.Count).ToArray();
-            new Random(HashCode.Combine(seed, epoch)).Shuffle(order);
+            new Random(StableSeed.Combine(seed, epoch)).Shuffle(order);
             var rows = new List<int[]>();
             if (pack)
             {
