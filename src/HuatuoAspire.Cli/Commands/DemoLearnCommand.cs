@@ -29,13 +29,14 @@ public static class DemoLearnCommand
         var ppoSteps = new Option<int>("--ppo-steps") { Description = "PPO iterations.", DefaultValueFactory = _ => 40 };
         var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 5e-5 };
         var kinds = new Option<string>("--kinds") { Description = $"Task kinds, comma-separated, from {string.Join(", ", MedicalCalculationTasks.Kinds)} (default: the three a ~1M-parameter model can learn to some degree in minutes).", DefaultValueFactory = _ => "convert,dose,infusion" };
-        var rollouts = new Option<int>("--rollout-batch-size") { DefaultValueFactory = _ => 32 };
+        var rollouts = new Option<int>("--rollout-batch-size") { Description = "Prompts per PPO iteration.", DefaultValueFactory = _ => 8 };
+        var samplesPerPrompt = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt in PPO.", DefaultValueFactory = _ => 4 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var evalSamples = new Option<int>("--eval-samples") { Description = "Responses sampled per held-out problem for the figures (more samples, less noise).", DefaultValueFactory = _ => 4 };
-        var sftModel = new Option<string?>("--sft-model") { Description = "Skip SFT and start PPO from this SFT model folder (e.g. DIR/sft/model of an earlier run with the same seed)." };
+        var sftModel = new Option<string?>("--sft-model") { Description = "Skip SFT (and the initial model's row) and start PPO from this SFT model folder (e.g. DIR/sft/model of an earlier run with the same seed and counts)." };
         var command = new Command("learn", "End-to-end on CPU: SFT lowers held-out loss, PPO raises held-out accuracy and reward; prints a before/after table.")
         {
-            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, seed, kinds, evalSamples, sftModel,
+            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, samplesPerPrompt, seed, kinds, evalSamples, sftModel,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -101,7 +102,8 @@ public static class DemoLearnCommand
                 AnsiConsole.MarkupLineInterpolated($"[grey]{stage}: held-out loss {loss:0.0000}, reward {score.MeanReward:0.000}, accuracy {score.Accuracy:P1} ({clock.Elapsed:mm\\:ss})[/]");
             }
 
-            await Measure("initial model", baseDir);
+            // With --sft-model the run is about PPO: the initial row (a random model) is left out.
+            if (sftFrom is null) await Measure("initial model", baseDir);
             string sftModelDir;
             if (sftFrom is null)
             {
@@ -126,7 +128,7 @@ public static class DemoLearnCommand
             var ppoRecords = TrainingDataFile.ReadPpo(ppoFile).Take(steps * rolloutBatch).ToList();
             var ppo = new PpoTrainer(new PpoOptions
             {
-                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, MiniBatchSize = 8,
+                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, SamplesPerPrompt = parse.GetValue(samplesPerPrompt), MiniBatchSize = 8,
                 PpoEpochs = 4, Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
             }, reward);
             var ppoResult = default(PpoResult)!;

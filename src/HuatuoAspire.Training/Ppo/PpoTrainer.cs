@@ -27,6 +27,12 @@ public sealed record PpoOptions
     public int PpoEpochs { get; init; } = 4;
     /// <summary>Prompts sampled per PPO iteration (one row of metrics.jsonl each).</summary>
     public int RolloutBatchSize { get; init; } = 16;
+    /// <summary>
+    /// Responses sampled for each prompt of an iteration (OpenRLHF's <c>n_samples_per_prompt</c>): with several, the
+    /// right and wrong answers to one question differ exactly at the tokens that decide it, which is where the
+    /// advantage then pushes.
+    /// </summary>
+    public int SamplesPerPrompt { get; init; } = 1;
     public int MiniBatchSize { get; init; } = 4;
     public int Epochs { get; init; } = 1;
     public double Temperature { get; init; } = 0.5;
@@ -42,6 +48,7 @@ public sealed record PpoOptions
     {
         if (!(LearningRate > 0) || !(ValueLearningRate > 0)) throw new ArgumentException("learning rates must be positive.");
         if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
+        if (SamplesPerPrompt < 1) throw new ArgumentException("samples per prompt must be at least 1.");
         if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
         if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
         if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
@@ -103,7 +110,8 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             var epoch = step / perEpoch;
             var order = Enumerable.Range(0, records.Count).ToArray();
             new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
-            var chosen = order.Skip(step % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
+            var chosen = order.Skip(step % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize)
+                .SelectMany(i => Enumerable.Repeat(i, Options.SamplesPerPrompt)).ToArray();
 
             policy.eval();
             var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),
