@@ -155,14 +155,8 @@ public static class EvaluationRunsApi
             : TypedResults.Problem($"evaluation run {id} is still queued or running.", statusCode: StatusCodes.Status409Conflict, title: "The run is active");
     }
 
-    /// <summary>Scores of every benchmark of a run, from the stored rows (unanswered questions are not counted yet).</summary>
-    public static async Task<IReadOnlyList<BenchmarkScore>> ScoresAsync(HuatuoDbContext db, long pipelineRunId, CancellationToken ct)
-    {
-        var rows = await db.EvaluationResults.AsNoTracking().Where(r => r.EvaluationRun!.PipelineRunId == pipelineRunId)
-            .OrderBy(r => r.EvaluationRun!.Id)
-            .Select(r => new { r.EvaluationRun!.Benchmark, r.Correct, r.ExtractedLetter, r.ExtractionRule }).ToListAsync(ct);
-        return EvaluationReport.Score(rows.Select(r => new ScoredAnswer(r.Benchmark, r.Correct, r.ExtractedLetter, AnswerExtractor.ParseRule(r.ExtractionRule))));
-    }
+    private static Task<IReadOnlyList<BenchmarkScore>> ScoresAsync(HuatuoDbContext db, long pipelineRunId, CancellationToken ct) =>
+        StoredEvaluation.ScoresAsync(db, pipelineRunId, ct);
 
     private static EvaluationRunView View(PipelineRun run, IReadOnlyList<BenchmarkScore> scores) =>
         new(run.Id, run.Status.ToString(), run.ItemsTotal, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed, run.CancellationRequested, run.Error,
