@@ -8,6 +8,7 @@ using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
+using HuatuoAspire.Model;
 using HuatuoAspire.ScriptedLlm;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
@@ -158,6 +159,62 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     }
 
     [Fact]
+    public async Task AnEvaluationRunsAgainstTheOwnInferenceServiceAndAnAdminSwitchesTheServedModelFromTheDashboard()
+    {
+        await using var host = await StartAsync();
+        var (status, body) = await HostHealth.WaitForHealthyAsync(host.Browser, "/health/inference", TimeSpan.FromMinutes(2));
+        Assert.True(status == HttpStatusCode.OK, $"/health/inference: {status} {body}");
+
+        // The default endpoint of `huatuo up` is its own inference service, serving its tiny (random) model.
+        long datasetId;
+        await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
+        {
+            var dataset = new Dataset { Name = $"eval-{Guid.NewGuid():N}" };
+            db.ExamQuestions.AddRange(Enumerable.Range(0, 2).Select(i => new ExamQuestion
+            {
+                Dataset = dataset, Question = $"Which drug is an anticoagulant ({i})?", Options = new() { ["A"] = "Aspirin", ["B"] = "Heparin" },
+                AnswerIdx = "B", Answer = "Heparin", Source = "test", ContentSha256 = $"{dataset.Name}-{i}",
+            }));
+            await db.SaveChangesAsync();
+            datasetId = dataset.Id;
+        }
+        var started = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { datasetId, maxTokens = 8, concurrency = 2 });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        JsonObject run;
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        do
+        {
+            await Task.Delay(300);
+            run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
+        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        Assert.True(run["status"]!.GetValue<string>() == "Succeeded" && run["failed"]!.GetValue<int>() == 0, run.ToJsonString());
+        Assert.Equal(2, run["benchmarks"]![0]!["total"]!.GetValue<int>());
+        await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
+        {
+            var rows = await db.EvaluationResults.Where(r => r.EvaluationRun!.PipelineRunId == id).ToListAsync();
+            Assert.Equal(2, rows.Count);
+            Assert.All(rows, r => Assert.Equal("default", db.EvaluationRuns.Single(e => e.Id == r.EvaluationRunId).Model));
+            Assert.All(rows, r => Assert.Null(r.Error));
+            Assert.All(rows, r => Assert.NotNull(r.ExtractionRule));
+        }
+
+        // Switch the served model to another folder through the training page's admin form.
+        var folder = Path.Combine(fixture.DataDirectory, $"switch-{Guid.NewGuid():N}", "model"); // removed with the fixture
+        using (ModelPresets.Create(folder, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 5)) { }
+        var training = await host.Browser.GetStringAsync("/training");
+        var switched = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "switch-model", ["__RequestVerificationToken"] = AntiforgeryField().Match(training).Groups[1].Value,
+            ["path"] = folder, ["model_id"] = "switched-tiny",
+        }));
+        var page = await switched.Content.ReadAsStringAsync();
+        Assert.True(switched.StatusCode == HttpStatusCode.OK, page);
+        Assert.Contains("Done.", Row(page, "answer-switch-model", "</p>"));
+        Assert.Contains("\"switched-tiny\"", await host.Browser.GetStringAsync("/v1/models"));
+    }
+
+    [Fact]
     public async Task WithAPasswordTheAdminFormsAndTheEvaluationApiRefuseAnonymousCallers()
     {
         await using var host = await StartAsync("--Admin:Password=eval-s3cret");
@@ -214,11 +271,11 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         Assert.Equal(before, await db.PipelineRuns.CountAsync());
     }
 
-    private static string Row(string html, string id)
+    private static string Row(string html, string id, string end = "</tr>")
     {
         var start = html.IndexOf($"id=\"{id}\"", StringComparison.Ordinal);
         Assert.True(start >= 0, $"no element {id}");
-        return html[start..html.IndexOf("</tr>", start, StringComparison.Ordinal)];
+        return html[start..html.IndexOf(end, start, StringComparison.Ordinal)];
     }
 
     private static string[] Cells(string row) =>
