@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
+using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
@@ -120,6 +121,38 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         }));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("No LLM endpoint named &#x27;nowhere&#x27;", await refused.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AJsonlBenchmarkAlreadyInBlobStorageIsEvaluatedAndAMissingOneIsRefused()
+    {
+        await using var llm = await ScriptedChatServer.StartAsync(Answer);
+        await using var host = await StartAsync();
+        // Uploaded by another tool (no SHA-256 metadata), one record per line with its benchmark as "source".
+        var blobName = $"benchmarks/{Guid.NewGuid():N}/mini.jsonl";
+        var container = host.App.Services.GetRequiredService<ArtifactStore>().Container;
+        await container.CreateIfNotExistsAsync();
+        await container.GetBlobClient(blobName).UploadAsync(BinaryData.FromString(string.Join("\n",
+            JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = "Which drug is an anticoagulant (q0)?", options = new { A = "Aspirin", B = "Heparin" }, answer_idx = "B" }),
+            JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = "Does smoking raise lung cancer risk (q3)?", options = new { A = "yes", B = "no" }, answer_idx = "A" }))));
+
+        var missing = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { benchmarkBlob = "benchmarks/none.jsonl", url = llm.BaseUrl });
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Contains("Blob 'benchmarks/none.jsonl' does not exist", await missing.Content.ReadAsStringAsync());
+
+        var started = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { benchmarkBlob = blobName, url = llm.BaseUrl, model = "scripted-model" });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        JsonObject run;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            await Task.Delay(300);
+            run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
+        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var score = run["benchmarks"]![0]!;
+        Assert.Equal(("Succeeded", "GPQA_Medical_test", 2, 2), (run["status"]!.GetValue<string>(), score["benchmark"]!.GetValue<string>(),
+            score["total"]!.GetValue<int>(), score["correct"]!.GetValue<int>()));
     }
 
     [Fact]
