@@ -248,6 +248,61 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     }
 
     [Fact]
+    public async Task ASearchRunStartedFromTheFormShowsItsItemWaitingForARetryWithTheReason()
+    {
+        await using var llm = await ScriptedChatServer.StartAsync(_ => ScriptedReply.ServerError("the GPU is on fire"));
+        await using var host = await StartAsync($"--Llm:Endpoints:flaky:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:flaky:Model=scripted-model",
+            "--Llm:Endpoints:flaky:MaxRetries=0");
+        long datasetId;
+        await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
+        {
+            var dataset = new Dataset { Name = $"flaky-{Guid.NewGuid():N}" };
+            var problem = new VerifiableProblem
+            {
+                Dataset = dataset, OpenEndedQuestion = "What is 5 mg/kg for 70 kg?", GroundTruthAnswer = "350 mg", Status = ProblemStatus.Accepted,
+                ContentSha256 = Guid.NewGuid().ToString("N"),
+            };
+            db.VerifiableProblems.Add(problem);
+            await db.SaveChangesAsync();
+            datasetId = dataset.Id;
+        }
+
+        var runs = await host.Browser.GetStringAsync("/runs");
+        var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
+            ["endpoint"] = "flaky", ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["maxDepth"] = "1", ["maxAttempts"] = "1",
+        }));
+        var answer = await posted.Content.ReadAsStringAsync();
+        Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
+        var id = long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        // The item fails, and Hangfire schedules its retry (15 s later): the run page lists it with the reason.
+        string page;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        do
+        {
+            await Task.Delay(300);
+            page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}"));
+        } while (!page.Contains("class=\"item-retrying\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        var item = Row(page, "items", "</table>");
+        Assert.Contains("SearchProblem", item);
+        Assert.Contains("Retrying", item);
+        Assert.Contains("Retry attempt 1 of 3", item);
+        Assert.True(item.Contains("the GPU is on fire", StringComparison.Ordinal), item);
+        Assert.Contains("0 / 1", page);
+
+        // Cancelled from its page, it leaves no search run active for the other tests.
+        var cancelled = await host.Browser.PostAsync($"/runs/{id}", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "cancel-run", ["__RequestVerificationToken"] = AntiforgeryField().Match(page).Groups[1].Value,
+        }));
+        Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
+        Assert.Equal("Cancelled", (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/pipeline-runs/{id}"))!["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task WithAPasswordTheAdminFormsAndTheEvaluationApiRefuseAnonymousCallers()
     {
         await using var host = await StartAsync("--Admin:Password=eval-s3cret");
@@ -333,6 +388,9 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
 
     [GeneratedRegex("Started: <a href=\"/evaluations/(\\d+)\"")]
     private static partial Regex StartedLink();
+
+    [GeneratedRegex("Started: <a href=\"/runs/(\\d+)\"")]
+    private static partial Regex RunLink();
 
     [GeneratedRegex("<td[^>]*>(.*?)</td>", RegexOptions.Singleline)]
     private static partial Regex CellPattern();
