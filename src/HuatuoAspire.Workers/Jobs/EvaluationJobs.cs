@@ -118,8 +118,10 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
         {
             run = await db.PipelineRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId && r.Kind == PipelineRunKind.Evaluation, ct);
             if (run is null || run.CancellationRequested || run.Status is RunStatus.Cancelled or RunStatus.Succeeded) return;
-            await db.PipelineRuns.Where(r => r.Id == runId).ExecuteUpdateAsync(set => set.SetProperty(r => r.Status, RunStatus.Running)
-                .SetProperty(r => r.StartedAt, r => r.StartedAt ?? DateTime.UtcNow), ct);
+            // Conditional: a cancel that lands between the read and this update wins.
+            var claimed = await db.PipelineRuns.Where(r => r.Id == runId && !r.CancellationRequested).ExecuteUpdateAsync(set => set
+                .SetProperty(r => r.Status, RunStatus.Running).SetProperty(r => r.StartedAt, r => r.StartedAt ?? DateTime.UtcNow), ct);
+            if (claimed == 0) return;
         }
 
         var parameters = EvaluationRunParameters.FromJson(run.Parameters);
