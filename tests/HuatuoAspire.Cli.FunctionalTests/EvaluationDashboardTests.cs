@@ -177,6 +177,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         Assert.Contains("<td id=\"succeeded\">3</td>", page);
         Assert.Contains("<td id=\"failed\">1</td>", page);
         Assert.Contains("id=\"form-cancel-run\"", page);
+        Assert.Contains("<meta http-equiv=\"refresh\" content=\"5\"", page); // an active run's page reloads itself
 
         var cancelled = await host.Browser.PostAsync($"/runs/{id}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
@@ -188,7 +189,9 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             var run = await db.PipelineRuns.SingleAsync(r => r.Id == id);
             Assert.Equal((RunStatus.Cancelled, true), (run.Status, run.CancellationRequested));
         }
-        Assert.DoesNotContain("id=\"form-cancel-run\"", await host.Browser.GetStringAsync($"/runs/{id}"));
+        var after = await host.Browser.GetStringAsync($"/runs/{id}");
+        Assert.DoesNotContain("id=\"form-cancel-run\"", after);
+        Assert.DoesNotContain("http-equiv=\"refresh\"", after);
     }
 
     [Fact]
