@@ -132,9 +132,15 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         var blobName = $"benchmarks/{Guid.NewGuid():N}/mini.jsonl";
         var container = host.App.Services.GetRequiredService<ArtifactStore>().Container;
         await container.CreateIfNotExistsAsync();
-        await container.GetBlobClient(blobName).UploadAsync(BinaryData.FromString(string.Join("\n",
+        // 2 + 25 questions: two pages of questions on the evaluation page.
+        var lines = new List<string>
+        {
             JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = "Which drug is an anticoagulant (q0)?", options = new { A = "Aspirin", B = "Heparin" }, answer_idx = "B" }),
-            JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = "Does smoking raise lung cancer risk (q3)?", options = new { A = "yes", B = "no" }, answer_idx = "A" }))));
+            JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = "Does smoking raise lung cancer risk (q3)?", options = new { A = "yes", B = "no" }, answer_idx = "A" }),
+        };
+        lines.AddRange(Enumerable.Range(2, 25).Select(i =>
+            JsonSerializer.Serialize(new { source = "GPQA_Medical_test", question = $"Filler question number {i}?", options = new { A = "first", B = "second" }, answer_idx = "A" })));
+        await container.GetBlobClient(blobName).UploadAsync(BinaryData.FromString(string.Join("\n", lines)));
 
         var missing = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { benchmarkBlob = "benchmarks/none.jsonl", url = llm.BaseUrl });
         Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
@@ -151,8 +157,18 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
         } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
         var score = run["benchmarks"]![0]!;
-        Assert.Equal(("Succeeded", "GPQA_Medical_test", 2, 2), (run["status"]!.GetValue<string>(), score["benchmark"]!.GetValue<string>(),
+        Assert.Equal(("Succeeded", "GPQA_Medical_test", 27, 27), (run["status"]!.GetValue<string>(), score["benchmark"]!.GetValue<string>(),
             score["total"]!.GetValue<int>(), score["correct"]!.GetValue<int>()));
+
+        var first = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/evaluations/{id}"));
+        Assert.Contains("questions 1–25 of 27", first);
+        Assert.Contains("id=\"result-24\"", first);
+        Assert.DoesNotContain("id=\"result-25\"", first);
+        Assert.Contains($"/evaluations/{id}?benchmark=GPQA_Medical_test&page=2", first);
+        var second = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/evaluations/{id}?benchmark=GPQA_Medical_test&page=2"));
+        Assert.Contains("questions 26–27 of 27", second);
+        Assert.Contains("Filler question number 26?", Row(second, "result-26"));
+        Assert.DoesNotContain("id=\"result-0\"", second);
     }
 
     [Fact]
