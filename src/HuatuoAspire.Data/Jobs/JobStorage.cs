@@ -46,8 +46,11 @@ public static class JobStorage
                         SchemaName = Schema,
                         PrepareSchemaIfNecessary = true,
                         QueuePollInterval = TimeSpan.FromSeconds(1),
-                        // A job whose worker died becomes visible again after this long (resume after a kill).
+                        // A job whose worker died becomes visible again after this long (resume after a kill). Sliding:
+                        // a live worker keeps renewing its fetch, so an hours-long training or evaluation job is never
+                        // handed to a second worker while the first still runs it.
                         InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                        UseSlidingInvisibilityTimeout = true,
                         DistributedLockTimeout = TimeSpan.FromMinutes(1),
                     });
         });
