@@ -49,6 +49,7 @@ public sealed record PpoOptions
         if (!(LearningRate > 0) || !(ValueLearningRate > 0)) throw new ArgumentException("learning rates must be positive.");
         if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
         if (SamplesPerPrompt < 1) throw new ArgumentException("samples per prompt must be at least 1.");
+        if (!(Lambda is >= 0 and <= 1) || !(Gamma is >= 0 and <= 1)) throw new ArgumentException($"GAE λ and γ must lie in [0, 1] (got λ {Lambda}, γ {Gamma}).");
         if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
         if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
         if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
