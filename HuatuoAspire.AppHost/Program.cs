@@ -21,7 +21,7 @@ var inference = builder.AddProject<Projects.HuatuoAspire_Inference>("inference")
     .WithReference(blobs).WaitFor(blobs)
     .WithReference(huatuodb).WaitForCompletion(migrations);
 
-builder.AddProject<Projects.HuatuoAspire_Workers>("workers")
+var workers = builder.AddProject<Projects.HuatuoAspire_Workers>("workers")
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs).WaitFor(blobs)
     // The pipeline's LLM calls default to our own inference service.
@@ -29,7 +29,7 @@ builder.AddProject<Projects.HuatuoAspire_Workers>("workers")
     .WithReplicas(2);
 
 // Training needs the GPU host in Azure; locally it runs on CPU.
-builder.AddProject<Projects.HuatuoAspire_Trainer>("trainer")
+var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>("trainer")
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs).WaitFor(blobs);
 
@@ -38,6 +38,9 @@ builder.AddProject<Projects.HuatuoAspire_Dashboard>("dashboard")
     .WithExternalHttpEndpoints()
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs)
+    // The admin forms call the services' own APIs.
+    .WithReference(workers)
+    .WithReference(trainer)
     .WithReference(inference);
 
 builder.Build().Run();

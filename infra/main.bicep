@@ -124,6 +124,9 @@ var commonEnv = [
   { name: 'Admin__Password', secretRef: 'admin-password' }
   // Container Apps resolve an app's name to its internal ingress inside the environment.
   { name: 'services__inference__http__0', value: 'http://inference' }
+  // The dashboard's admin forms call the workers' and the trainer's APIs.
+  { name: 'services__workers__http__0', value: 'http://workers' }
+  { name: 'services__trainer__http__0', value: 'http://trainer' }
 ]
 
 var probes = [

@@ -136,6 +136,8 @@ public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) :
         modelBuilder.Entity<EvaluationRun>(e =>
         {
             e.HasIndex(r => new { r.Benchmark, r.Model });
+            e.HasOne(r => r.PipelineRun).WithMany().HasForeignKey(r => r.PipelineRunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(r => new { r.PipelineRunId, r.Benchmark }).IsUnique();
             e.Property(r => r.Version).IsRowVersion();
         });
 
@@ -145,6 +147,7 @@ public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) :
             e.HasIndex(r => new { r.EvaluationRunId, r.QuestionKey }).IsUnique();
             e.Property(r => r.AnswerIdx).HasMaxLength(8);
             e.Property(r => r.ExtractedLetter).HasMaxLength(8);
+            e.Property(r => r.ExtractionRule).HasMaxLength(32);
             OptionsAsJsonb(e.Property(r => r.Options));
         });
     }

@@ -19,6 +19,10 @@ public sealed record ExtractedAnswer(string? Letter, ExtractionRule Rule)
 /// </summary>
 public static partial class AnswerExtractor
 {
+    /// <summary>A rule stored by name (the database column); unknown or absent names read as None.</summary>
+    public static ExtractionRule ParseRule(string? name) =>
+        Enum.TryParse<ExtractionRule>(name, ignoreCase: false, out var rule) ? rule : ExtractionRule.None;
+
     public static ExtractedAnswer Extract(string? output, IReadOnlyList<KeyValuePair<string, string>> options)
     {
         if (string.IsNullOrWhiteSpace(output)) return new(null, ExtractionRule.None);

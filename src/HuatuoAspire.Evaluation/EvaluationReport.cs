@@ -12,6 +12,9 @@ namespace HuatuoAspire.Evaluation;
 public sealed record BenchmarkScore(string Benchmark, int Total, int Correct, double Accuracy, int Unparsed,
     double AccuracyExcludingUnparsed, double Ci95Low, double Ci95High, IReadOnlyDictionary<string, int> ExtractedBy);
 
+/// <summary>What scoring needs of one answered question (a <see cref="QuestionResult"/> or a stored row).</summary>
+public sealed record ScoredAnswer(string Benchmark, bool Correct, string? Extracted, ExtractionRule Rule);
+
 public static class EvaluationReport
 {
     private static readonly JsonSerializerOptions Json = new()
@@ -21,6 +24,9 @@ public static class EvaluationReport
     };
 
     public static IReadOnlyList<BenchmarkScore> Score(IEnumerable<QuestionResult> results) =>
+        Score(results.Select(r => new ScoredAnswer(r.Benchmark, r.Correct, r.Extracted, r.Rule)));
+
+    public static IReadOnlyList<BenchmarkScore> Score(IEnumerable<ScoredAnswer> results) =>
         results.GroupBy(r => r.Benchmark).Select(g =>
         {
             var total = g.Count();

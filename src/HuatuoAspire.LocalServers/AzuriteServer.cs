@@ -17,11 +17,14 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     private const string PidFileName = "azurite.pid";
     private readonly Process? _process;
+    private readonly ServerLeases _leases;
+    private string? _lease;
     private int _stopped;
 
     private AzuriteServer(Process? process, int port, string dataDir)
     {
         _process = process;
+        _leases = new ServerLeases(dataDir);
         Port = port;
         DataDirectory = dataDir;
     }
@@ -30,7 +33,8 @@ public sealed class AzuriteServer : IAsyncDisposable
     public string DataDirectory { get; }
     public int ProcessId => _process?.Id ?? ReadPidFile(DataDirectory)?.Pid ?? 0;
 
-    /// <summary>False when another process had already started Azurite on this folder: then it is used and left running.</summary>
+    /// <summary>False when another process had already started Azurite on this folder and this instance shares it.
+    /// Either way it stops when the last instance using it stops (<see cref="ServerLeases"/>).</summary>
     public bool StartedHere => _process is not null;
 
     public string BlobEndpoint => $"http://127.0.0.1:{Port}/{AccountName}";
@@ -44,16 +48,31 @@ public sealed class AzuriteServer : IAsyncDisposable
         var program = FindProgram();
         var dataDir = Path.GetFullPath(dataDirectory);
         Directory.CreateDirectory(dataDir);
+        var leases = new ServerLeases(dataDir);
+        using (await leases.LockAsync(ct))
+        {
+            var server = await StartOrShareAsync(program, dataDir, ct);
+            server._lease = leases.Take();
+            return server;
+        }
+    }
 
+    private static async Task<AzuriteServer> StartOrShareAsync(string program, string dataDir, CancellationToken ct)
+    {
         // Azurite running on this folder already (another huatuo process): share it; two on one folder would clash.
-        if (ReadPidFile(dataDir) is { } running && IsAlive(running.Pid) && await FreePort.IsAcceptingAsync(running.Port, ct))
+        if (ReadPidFile(dataDir) is { } running && ServerLeases.IsAlive(running.Pid) && await FreePort.IsAcceptingAsync(running.Port, ct))
         {
             return new AzuriteServer(null, running.Port, dataDir);
         }
         var port = FreePort.Pick();
-
-        var psi = ExternalProcess.CreateStartInfo(program,
-        [
+        var log = Path.Combine(dataDir, "azurite.log");
+        // Azurite may outlive this process (another huatuo process still shares it), so it must not hang on our
+        // pipes or our terminal: its output goes to a log file and it runs in a session of its own (Ctrl+C here
+        // does not reach it). `exec` keeps the process id the server's own.
+        var psi = new ProcessStartInfo { FileName = "/bin/sh", UseShellExecute = false, RedirectStandardInput = true };
+        foreach (var a in new[]
+        {
+            "-c", "log=$1; shift; exec setsid \"$0\" \"$@\" >>\"$log\" 2>&1", program, log,
             "--blobHost", "127.0.0.1", "--blobPort", port.ToString(),
             "--location", dataDir,
             // The current Azure.Storage.Blobs asks for a service version newer than Azurite knows.
@@ -61,46 +80,69 @@ public sealed class AzuriteServer : IAsyncDisposable
             "--disableTelemetry",
             "--loose",
             "--debug", Path.Combine(dataDir, "debug.log"),
-        ], runAsUser: null);
+        }) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new LocalServerException($"Could not start {program}.");
-        // Drain its output so a full pipe never blocks it; keep the tail for error messages.
-        var tail = new OutputTail();
-        process.OutputDataReceived += (_, e) => tail.Add(e.Data);
-        process.ErrorDataReceived += (_, e) => tail.Add(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
 
         var server = new AzuriteServer(process, port, dataDir);
         try
         {
-            await server.WaitUntilReadyAsync(tail, ct);
+            await server.WaitUntilReadyAsync(log, ct);
             await File.WriteAllTextAsync(Path.Combine(dataDir, PidFileName), $"{process.Id} {port}", ct);
         }
         catch
         {
-            await server.StopAsync();
+            await server.TerminateAsync(process.Id);
             throw;
         }
         return server;
     }
 
+    /// <summary>
+    /// Leaves the server; the last instance using it stops it (SIGTERM lets Azurite flush its metadata store), so
+    /// another huatuo process sharing it keeps its blobs.
+    /// </summary>
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
-        if (_process is null || _process.HasExited) return;
-        // SIGTERM lets Azurite flush its metadata store; SIGKILL only if it does not go within 15 s.
-        ExternalProcess.Terminate(_process.Id);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try
+        if (_lease is null) return;
+        using (await _leases.LockAsync(CancellationToken.None))
         {
-            await _process.WaitForExitAsync(cts.Token);
+            if (!_leases.ReturnAndIsLast(_lease)) return;
+            var pid = _process?.Id ?? ReadPidFile(DataDirectory)?.Pid;
+            if (pid is not null && ServerLeases.IsAlive(pid.Value)) await TerminateAsync(pid.Value);
+            File.Delete(Path.Combine(DataDirectory, PidFileName));
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>SIGTERM, then SIGKILL if it has not gone within 15 s.</summary>
+    private async Task TerminateAsync(int pid)
+    {
+        ExternalProcess.Terminate(pid);
+        if (_process is not null && _process.Id == pid)
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+            return;
         }
-        File.Delete(Path.Combine(DataDirectory, PidFileName));
+        // Started by a process that has left: not our child, so poll for its exit.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (ServerLeases.IsAlive(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                ExternalProcess.Kill(pid);
+                deadline = DateTime.MaxValue;
+            }
+            await Task.Delay(100);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -109,7 +151,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         _process?.Dispose();
     }
 
-    private async Task WaitUntilReadyAsync(OutputTail tail, CancellationToken ct)
+    private async Task WaitUntilReadyAsync(string log, CancellationToken ct)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -117,7 +159,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         {
             if (_process is { HasExited: true })
             {
-                throw new LocalServerException($"Azurite exited with code {_process.ExitCode}: {tail}");
+                throw new LocalServerException($"Azurite exited with code {_process.ExitCode}: {Tail(log)}");
             }
             try
             {
@@ -129,7 +171,7 @@ public sealed class AzuriteServer : IAsyncDisposable
             catch (TaskCanceledException) when (!ct.IsCancellationRequested) { }
             await Task.Delay(200, ct);
         }
-        throw new LocalServerException($"Azurite did not answer on port {Port} within 60 s: {tail}");
+        throw new LocalServerException($"Azurite did not answer on port {Port} within 60 s: {Tail(log)}");
     }
 
     /// <summary>
@@ -170,31 +212,16 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
     }
 
-    private static bool IsAlive(int pid)
+    /// <summary>The last lines of Azurite's log, for error messages.</summary>
+    private static string Tail(string log)
     {
         try
         {
-            using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
+            return string.Join(Environment.NewLine, File.ReadLines(log).TakeLast(20));
         }
-        catch (ArgumentException)
+        catch (IOException)
         {
-            return false;
+            return "(no output)";
         }
-    }
-
-    private sealed class OutputTail
-    {
-        private readonly Queue<string> _lines = new();
-        public void Add(string? line)
-        {
-            if (line is null) return;
-            lock (_lines)
-            {
-                _lines.Enqueue(line);
-                while (_lines.Count > 20) _lines.Dequeue();
-            }
-        }
-        public override string ToString() { lock (_lines) return string.Join(Environment.NewLine, _lines); }
     }
 }

@@ -67,6 +67,13 @@ internal static class ExternalProcess
         _ = SendSignal(pid, 15);
     }
 
+    /// <summary>SIGKILL by process id (for a process that is not our child).</summary>
+    public static void Kill(int pid)
+    {
+        if (OperatingSystem.IsWindows()) { Process.GetProcessById(pid).Kill(); return; }
+        _ = SendSignal(pid, 9);
+    }
+
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint GetEffectiveUserId();
 

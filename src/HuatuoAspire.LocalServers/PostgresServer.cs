@@ -14,11 +14,14 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly string _binDir;
     private readonly string? _runAs;
     private readonly bool _owned;
+    private readonly ServerLeases _leases;
+    private string? _lease;
     private int _stopped;
 
-    private PostgresServer(string dataDir, string binDir, string? runAs, int port, string password, bool owned = true)
+    private PostgresServer(string dataDir, string binDir, string? runAs, int port, string password, bool owned)
     {
         _owned = owned;
+        _leases = new ServerLeases(dataDir);
         DataDirectory = dataDir;
         _binDir = binDir;
         _runAs = runAs;
@@ -29,8 +32,9 @@ public sealed class PostgresServer : IAsyncDisposable
     public string DataDirectory { get; }
     public int Port { get; }
 
-    /// <summary>False when another process (say, a running <c>huatuo up</c>) had already started this server:
-    /// then this instance uses it and leaves it running.</summary>
+    /// <summary>False when another process (say, a running <c>huatuo up</c>) had already started this server and
+    /// this instance shares it. Either way the server stops when the last instance using it stops
+    /// (<see cref="ServerLeases"/>).</summary>
     public bool StartedHere => _owned;
     private string Password { get; }
 
@@ -48,12 +52,23 @@ public sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>
     /// Initialises <paramref name="dataDirectory"/> when it holds no cluster yet, then starts the server on a free
-    /// loopback port and waits until it accepts connections.
+    /// loopback port and waits until it accepts connections; a server already running on the folder is shared.
     /// </summary>
     public static async Task<PostgresServer> StartAsync(string dataDirectory, CancellationToken ct = default)
     {
         var binDir = FindBinDirectory();
         var dataDir = Path.GetFullPath(dataDirectory);
+        var leases = new ServerLeases(dataDir);
+        using (await leases.LockAsync(ct))
+        {
+            var server = await StartOrShareAsync(binDir, dataDir, ct);
+            server._lease = leases.Take();
+            return server;
+        }
+    }
+
+    private static async Task<PostgresServer> StartOrShareAsync(string binDir, string dataDir, CancellationToken ct)
+    {
         var runAs = ExternalProcess.IsRoot ? SuperUser : null;
         var passwordFile = dataDir + ".password";
 
@@ -82,7 +97,7 @@ public sealed class PostgresServer : IAsyncDisposable
         await PgCtlAsync(binDir, runAs,
             ["start", "-D", dataDir, "-w", "-t", "60", "-l", log, "-o", $"-p {port}"], ct);
 
-        var server = new PostgresServer(dataDir, binDir, runAs, port, password);
+        var server = new PostgresServer(dataDir, binDir, runAs, port, password, owned: true);
         await server.WaitUntilReadyAsync(ct);
         return server;
     }
@@ -105,13 +120,23 @@ public sealed class PostgresServer : IAsyncDisposable
         return ConnectionStringFor(database);
     }
 
-    /// <summary>Stops the server (fast shutdown: open sessions are ended, the data is flushed).</summary>
+    /// <summary>
+    /// Leaves the server; the last instance using it stops it (fast shutdown: open sessions are ended, the data is
+    /// flushed), so another huatuo process sharing it keeps its database.
+    /// </summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         NpgsqlConnection.ClearAllPools();
-        if (!_owned) return;
-        await PgCtlAsync(_binDir, _runAs, ["stop", "-D", DataDirectory, "-m", "fast", "-w", "-t", "60"], ct);
+        if (_lease is null) return;
+        using (await _leases.LockAsync(ct))
+        {
+            if (!_leases.ReturnAndIsLast(_lease)) return;
+            if (await IsRunningAsync(_binDir, _runAs, DataDirectory, ct))
+            {
+                await PgCtlAsync(_binDir, _runAs, ["stop", "-D", DataDirectory, "-m", "fast", "-w", "-t", "60"], ct);
+            }
+        }
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();

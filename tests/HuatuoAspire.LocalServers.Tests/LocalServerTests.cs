@@ -106,6 +106,63 @@ public sealed class LocalServerTests : IDisposable
         Assert.True(await container.ExistsAsync());
     }
 
+    [Fact]
+    public async Task PostgresStopsWithTheLastUserWhicheverStartedIt()
+    {
+        var dataDir = Path.Combine(_root, "pg-last-out");
+        var starter = await PostgresServer.StartAsync(dataDir);
+        var sharer = await PostgresServer.StartAsync(dataDir);
+        Assert.True(starter.StartedHere);
+        Assert.False(sharer.StartedHere);
+
+        // The process that started it leaves first: the one still using it keeps its database.
+        await starter.DisposeAsync();
+        await using (var conn = new NpgsqlConnection(sharer.ConnectionString))
+        {
+            await conn.OpenAsync();
+            Assert.Equal(1, await new NpgsqlCommand("SELECT 1", conn).ExecuteScalarAsync());
+        }
+
+        await sharer.DisposeAsync();
+        Assert.False(await FreePort.IsAcceptingAsync(sharer.Port, default));
+        Assert.False(File.Exists(Path.Combine(dataDir, "postmaster.pid")));
+    }
+
+    [Fact]
+    public async Task ALeaseOfAProcessThatDiedDoesNotKeepPostgresRunning()
+    {
+        var dataDir = Path.Combine(_root, "pg-dead-lease");
+        await using var server = await PostgresServer.StartAsync(dataDir);
+        // A huatuo process killed with SIGKILL leaves its lease behind: a process that has exited.
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        await gone.WaitForExitAsync();
+        var leases = Path.GetFullPath(dataDir) + ".leases";
+        await File.WriteAllTextAsync(Path.Combine(leases, $"{gone.Id}.{Guid.NewGuid():N}"), "");
+
+        await server.DisposeAsync();
+        Assert.False(await FreePort.IsAcceptingAsync(server.Port, default));
+        Assert.Equal([".lock"], Directory.GetFiles(leases).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task AzuriteStopsWithTheLastUserWhicheverStartedIt()
+    {
+        var dataDir = Path.Combine(_root, "azurite-last-out");
+        var starter = await AzuriteServer.StartAsync(dataDir);
+        var sharer = await AzuriteServer.StartAsync(dataDir);
+        var pid = starter.ProcessId;
+        Assert.False(sharer.StartedHere);
+
+        await starter.DisposeAsync();
+        var container = new BlobContainerClient(sharer.ConnectionString, "kept-up");
+        await container.CreateIfNotExistsAsync();
+        Assert.True(await container.ExistsAsync());
+
+        await sharer.DisposeAsync();
+        Assert.False(await FreePort.IsAcceptingAsync(sharer.Port, default));
+        Assert.Throws<ArgumentException>(() => System.Diagnostics.Process.GetProcessById(pid));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -37,7 +37,11 @@ public sealed class DatabaseResultSinkTests(PostgresFixture fixture)
         await using (var db = await factory.CreateDbContextAsync())
         {
             var medqa = await db.EvaluationRuns.SingleAsync(r => r.Benchmark == "MedQA");
-            Assert.Equal((2, 1, RunStatus.Running), (medqa.Total, medqa.Correct, medqa.Status));
+            // The failed request is stored with its error (wrong and unparsed) and asked again on a re-run.
+            Assert.Equal((3, 1, RunStatus.Running), (medqa.Total, medqa.Correct, medqa.Status));
+            var failed = await db.EvaluationResults.SingleAsync(r => r.EvaluationRunId == medqa.Id && r.QuestionKey == "2");
+            Assert.Contains("500", failed.Error);
+            Assert.Equal(("", null, "None"), (failed.Output, failed.ExtractedLetter, failed.ExtractionRule));
             var pubmed = await db.EvaluationRuns.SingleAsync(r => r.Benchmark == "PubMedQA");
             Assert.Equal((1, 0), (pubmed.Total, pubmed.Correct));
             var empty = await db.EvaluationResults.SingleAsync(r => r.EvaluationRunId == pubmed.Id);
@@ -48,7 +52,8 @@ public sealed class DatabaseResultSinkTests(PostgresFixture fixture)
         var before = server.Requests.Count;
         var resumed = await DatabaseResultSink.OpenAsync(factory, "scripted-model", questions.Select(q => q.Benchmark), default);
         Assert.Equal(sink.RunIds, resumed.RunIds);
-        Assert.Equal(3, resumed.Existing.Count);
+        Assert.Equal(4, resumed.Existing.Count);
+        Assert.Single(resumed.Existing, r => r.Error is not null);
         var second = await runner.RunAsync(questions, resumed);
         Assert.Equal(1, server.Requests.Count - before);
         Assert.All(second, r => Assert.Null(r.Error));
@@ -61,6 +66,8 @@ public sealed class DatabaseResultSinkTests(PostgresFixture fixture)
             Assert.Equal((3, 2, RunStatus.Succeeded), (medqa.Total, medqa.Correct, medqa.Status));
             Assert.NotNull(medqa.FinishedAt);
             Assert.Equal(4, await db.EvaluationResults.CountAsync());
+            Assert.Equal(0, await db.EvaluationResults.CountAsync(r => r.Error != null));
+            Assert.Equal("OptionText", (await db.EvaluationResults.SingleAsync(r => r.EvaluationRunId == medqa.Id && r.QuestionKey == "2")).ExtractionRule);
         }
     }
 }

@@ -29,16 +29,15 @@ public static class DemoLearnCommand
         var ppoSteps = new Option<int>("--ppo-steps") { Description = "PPO iterations.", DefaultValueFactory = _ => 40 };
         var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 5e-5 };
         var kinds = new Option<string>("--kinds") { Description = $"Task kinds, comma-separated, from {string.Join(", ", MedicalCalculationTasks.Kinds)} (default: the three a ~1M-parameter model can learn to some degree in minutes).", DefaultValueFactory = _ => "convert,dose,infusion" };
-        var rollouts = new Option<int>("--rollout-batch-size") { DefaultValueFactory = _ => 32 };
-        // A lever to try for the PPO gain (not measured yet): byte-level tokens put the digits that decide correctness
-        // 50–100 tokens before the end of a response, where λ = 0.95 passes on 0.95^60 ≈ 5 % of the terminal reward
-        // while the value model is untrained; λ = 1 gives every token the whole reward minus the value baseline.
-        var lambda = new Option<double>("--ppo-lambda") { Description = "GAE λ for the demo's PPO.", DefaultValueFactory = _ => new PpoOptions().Lambda };
-        var klCoef = new Option<double>("--kl-coef") { DefaultValueFactory = _ => new PpoOptions().KlCoefficient };
+        var rollouts = new Option<int>("--rollout-batch-size") { Description = "Prompts per PPO iteration.", DefaultValueFactory = _ => 8 };
+        var gaeLambda = new Option<double>("--gae-lambda") { Description = "GAE λ for PPO (the paper's 0.95 by default).", DefaultValueFactory = _ => new PpoOptions().Lambda };
+        var samplesPerPrompt = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt in PPO.", DefaultValueFactory = _ => 4 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
+        var evalSamples = new Option<int>("--eval-samples") { Description = "Responses sampled per held-out problem for the figures (more samples, less noise).", DefaultValueFactory = _ => 4 };
+        var sftModel = new Option<string?>("--sft-model") { Description = "Skip SFT (and the initial model's row) and start PPO from this SFT model folder (e.g. DIR/sft/model of an earlier run with the same seed and counts)." };
         var command = new Command("learn", "End-to-end on CPU: SFT lowers held-out loss, PPO raises held-out accuracy and reward; prints a before/after table.")
         {
-            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, seed, kinds, lambda, klCoef,
+            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, samplesPerPrompt, gaeLambda, seed, kinds, evalSamples, sftModel,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -72,7 +71,20 @@ public static class DemoLearnCommand
             TrainingDataFile.WritePpo(ppoFile, train);
             TrainingDataFile.WriteSft(Path.Combine(root, "held-out.jsonl"), heldOut);
             var heldOutSft = heldOut.Select(p => new SftRecord(p.Question, p.Thinking, p.FinalResponse)).ToList();
-            var heldOutPpo = heldOut.Select(p => new PpoRecord(p.Question, p.GroundTruth)).ToList();
+            var samples = parse.GetValue(evalSamples);
+            if (samples < 1)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--eval-samples must be at least 1.[/]");
+                return 2;
+            }
+            var sftFrom = parse.GetValue(sftModel);
+            if (sftFrom is not null && !File.Exists(Path.Combine(sftFrom, "config.json")))
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]--sft-model {sftFrom}: no config.json there.[/]");
+                return 2;
+            }
+            // Each held-out problem is answered `samples` times with its own seeds, the same for every stage.
+            var heldOutPpo = Enumerable.Repeat(heldOut, samples).SelectMany(x => x).Select(p => new PpoRecord(p.Question, p.GroundTruth)).ToList();
             var tokenizer = HfTokenizer.FromFolder(baseDir);
             var encoder = new SftExampleEncoder(tokenizer, 512);
             var heldOutEncoded = heldOutSft.Select(encoder.Encode).ToList();
@@ -91,28 +103,37 @@ public static class DemoLearnCommand
                 AnsiConsole.MarkupLineInterpolated($"[grey]{stage}: held-out loss {loss:0.0000}, reward {score.MeanReward:0.000}, accuracy {score.Accuracy:P1} ({clock.Elapsed:mm\\:ss})[/]");
             }
 
-            await Measure("initial model", baseDir);
-            var sft = new SftTrainer(new SftOptions
+            // With --sft-model the run is about PPO: the initial row (a random model) is left out.
+            if (sftFrom is null) await Measure("initial model", baseDir);
+            string sftModelDir;
+            if (sftFrom is null)
             {
-                LearningRate = parse.GetValue(sftLr), Epochs = parse.GetValue(sftEpochs), BatchSize = 16, MicroBatchSize = 16,
-                MaxSeqLen = 512, WarmupRatio = 0.05, Seed = s, Placement = ModelPlacement.Cpu,
-            });
-            var sftRecords = TrainingDataFile.ReadSft(sftFile);
-            var sftResult = default(SftResult)!;
-            await TrainCommand.WithProgress("SFT", "loss", p => sftResult = sft.Run(baseDir, sftRecords, Path.Combine(root, "sft"), p, cancellationToken: ct));
-            await Measure("after SFT", sftResult.ModelDirectory);
+                var sft = new SftTrainer(new SftOptions
+                {
+                    LearningRate = parse.GetValue(sftLr), Epochs = parse.GetValue(sftEpochs), BatchSize = 16, MicroBatchSize = 16,
+                    MaxSeqLen = 512, WarmupRatio = 0.05, Seed = s, Placement = ModelPlacement.Cpu,
+                });
+                var sftRecords = TrainingDataFile.ReadSft(sftFile);
+                var sftResult = default(SftResult)!;
+                await TrainCommand.WithProgress("SFT", "loss", p => sftResult = sft.Run(baseDir, sftRecords, Path.Combine(root, "sft"), p, cancellationToken: ct));
+                sftModelDir = sftResult.ModelDirectory;
+            }
+            else
+            {
+                sftModelDir = Path.GetFullPath(sftFrom);
+            }
+            await Measure("after SFT", sftModelDir);
 
             var steps = parse.GetValue(ppoSteps);
             var rolloutBatch = parse.GetValue(rollouts);
             var ppoRecords = TrainingDataFile.ReadPpo(ppoFile).Take(steps * rolloutBatch).ToList();
             var ppo = new PpoTrainer(new PpoOptions
             {
-                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, MiniBatchSize = 8,
+                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, SamplesPerPrompt = parse.GetValue(samplesPerPrompt), Lambda = parse.GetValue(gaeLambda), MiniBatchSize = 8,
                 PpoEpochs = 4, Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
-                Lambda = parse.GetValue(lambda), KlCoefficient = parse.GetValue(klCoef),
             }, reward);
             var ppoResult = default(PpoResult)!;
-            await TrainCommand.WithProgress("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftResult.ModelDirectory, sftResult.ModelDirectory,
+            await TrainCommand.WithProgress("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftModelDir, sftModelDir,
                 ppoRecords, Path.Combine(root, "ppo"), p, cancellationToken: ct));
             await Measure("after PPO", ppoResult.ModelDirectory);
 
@@ -120,7 +141,7 @@ public static class DemoLearnCommand
             foreach (var (stage, loss, score) in rows)
                 table.AddRow(stage, $"{loss:0.0000}", $"{score.MeanReward:0.000}", $"{score.Accuracy:P1}", $"{score.WellFormed:P1}", $"{score.MeanResponseTokens:0.0}");
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"{heldOut.Count} held-out problems, {train.Count} training problems ({string.Join(", ", taskKinds)}), preset {modelPreset}, seed {s}, sampling T={temperature}; total {clock.Elapsed:mm\\:ss}.");
+            AnsiConsole.MarkupLineInterpolated($"{heldOut.Count} held-out problems × {samples} samples, {train.Count} training problems ({string.Join(", ", taskKinds)}), preset {modelPreset}, seed {s}, sampling T={temperature}; total {clock.Elapsed:mm\\:ss}.");
             return 0;
         });
         var demo = new Command("demo", "Demonstrations on models made here.");

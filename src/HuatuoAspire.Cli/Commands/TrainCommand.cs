@@ -87,8 +87,10 @@ public static class TrainCommand
         var valueLr = new Option<double>("--value-lr") { DefaultValueFactory = _ => d.ValueLearningRate };
         var kl = new Option<double>("--kl-coef") { DefaultValueFactory = _ => d.KlCoefficient };
         var ppoEpochs = new Option<int>("--ppo-epochs") { DefaultValueFactory = _ => d.PpoEpochs };
+        var gaeLambda = new Option<double>("--gae-lambda") { DefaultValueFactory = _ => d.Lambda };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the prompts.", DefaultValueFactory = _ => d.Epochs };
-        var rolloutBatch = new Option<int>("--rollout-batch-size") { DefaultValueFactory = _ => d.RolloutBatchSize };
+        var rolloutBatch = new Option<int>("--rollout-batch-size") { Description = "Prompts per iteration.", DefaultValueFactory = _ => d.RolloutBatchSize };
+        var samples = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt.", DefaultValueFactory = _ => d.SamplesPerPrompt };
         var miniBatch = new Option<int>("--mini-batch-size") { DefaultValueFactory = _ => d.MiniBatchSize };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => d.Temperature };
         var maxNew = new Option<int>("--response-length") { DefaultValueFactory = _ => d.MaxNewTokens };
@@ -100,7 +102,7 @@ public static class TrainCommand
         var judge = new LlmArguments("judge-", "LLM judge (with --verifier llm)");
         var command = new Command("ppo", "PPO from an SFT checkpoint with verifier rewards (1.0 correct, 0.1 wrong, 0 malformed).")
         {
-            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, epochs, rolloutBatch, miniBatch, temperature, maxNew, seed, saveEvery, resume, device, dtype,
+            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, temperature, maxNew, seed, saveEvery, resume, device, dtype,
         };
         judge.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -122,7 +124,7 @@ public static class TrainCommand
                 var options = new PpoOptions
                 {
                     LearningRate = parse.GetValue(lr), ValueLearningRate = parse.GetValue(valueLr), KlCoefficient = parse.GetValue(kl),
-                    PpoEpochs = parse.GetValue(ppoEpochs), Epochs = parse.GetValue(epochs), RolloutBatchSize = parse.GetValue(rolloutBatch),
+                    PpoEpochs = parse.GetValue(ppoEpochs), Lambda = parse.GetValue(gaeLambda), Epochs = parse.GetValue(epochs), RolloutBatchSize = parse.GetValue(rolloutBatch), SamplesPerPrompt = parse.GetValue(samples),
                     MiniBatchSize = parse.GetValue(miniBatch), Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxNew),
                     Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume), Placement = placement,
                 };

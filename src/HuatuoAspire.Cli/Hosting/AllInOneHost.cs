@@ -71,6 +71,12 @@ public static class AllInOneHost
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")))
             .SetApplicationName("HuatuoAspire");
 
+        // Every service is this process: the dashboard's admin forms call the services' APIs on our own address, and
+        // the pipeline's and evaluation's default LLM endpoint is our own inference service (as Aspire would announce it).
+        // With --services, only what runs here is announced as here.
+        if (options.Services is null) builder.Configuration["Dashboard:ServicesInProcess"] ??= "true";
+        if (options.Runs("inference") && OwnAddress(options.Urls) is { } own) builder.Configuration["services:inference:http:0"] ??= own;
+
         Compose(builder, options);
         var app = builder.Build();
         // The one place migrations run for this process, before any service touches the database.
@@ -97,6 +103,18 @@ public static class AllInOneHost
         if (options?.Runs("trainer") ?? true) app.MapTrainer();
         if (options?.Runs("inference") ?? true) app.MapInference();
         if (options?.Runs("dashboard") ?? true) app.MapDashboard();
+    }
+
+    /// <summary>The first listening URL as this machine reaches it (any-address binds → loopback); null for port 0.</summary>
+    internal static string? OwnAddress(string urls)
+    {
+        var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        if (first is null) return null;
+        var uri = new UriBuilder(first.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
+        if (uri.Port == 0) return null;
+        if (uri.Host is "0.0.0.0" or "localhost") uri.Host = "127.0.0.1";
+        if (uri.Host is "[::]" or "::") uri.Host = "[::1]";
+        return uri.Uri.GetLeftPart(UriPartial.Authority);
     }
 
     private static void PrintEndpoints(WebApplication app, AllInOneOptions options)

@@ -21,6 +21,7 @@ public static class DashboardServiceExtensions
         builder.Services.AddHealthChecks().AddDbContextCheck<HuatuoDbContext>("dashboard-database", tags: [ServiceNames.Dashboard]);
         builder.Services.AddRazorComponents();
         builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddSingleton<Services.ServiceApis>();
         return builder;
     }
 

@@ -30,7 +30,7 @@ public enum VerifierVerdict { Correct, Incorrect, Unparseable }
 
 public enum TrajectoryStatus { Searching, Succeeded, Failed, Imported }
 
-public enum PipelineRunKind { Construction, Search }
+public enum PipelineRunKind { Construction, Search, Evaluation }
 
 public enum RunStatus { Queued, Running, Succeeded, Failed, Cancelled }
 

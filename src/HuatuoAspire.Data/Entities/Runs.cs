@@ -64,9 +64,15 @@ public sealed class Checkpoint
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
 }
 
+/// <summary>
+/// One benchmark of an evaluation. Runs started as a job belong to a parent <see cref="PipelineRun"/> of kind
+/// Evaluation (its parameters and progress counters); `huatuo eval` runs have none.
+/// </summary>
 public sealed class EvaluationRun
 {
     public long Id { get; set; }
+    public long? PipelineRunId { get; set; }
+    public PipelineRun? PipelineRun { get; set; }
     public required string Benchmark { get; set; }
     public required string Model { get; set; }
     public RunStatus Status { get; set; }
@@ -94,4 +100,8 @@ public sealed class EvaluationResult
     /// <summary>The option letter extracted from the output; null when none could be found.</summary>
     public string? ExtractedLetter { get; set; }
     public bool Correct { get; set; }
+    /// <summary>Which extraction rule found the letter (AnswerIs, StandaloneLetter, OptionText, MostSimilarOption; None).</summary>
+    public string? ExtractionRule { get; set; }
+    /// <summary>Why the endpoint gave no answer (after its retries); such a question counts as wrong and is asked again on a re-run.</summary>
+    public string? Error { get; set; }
 }

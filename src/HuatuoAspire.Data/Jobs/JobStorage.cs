@@ -47,9 +47,9 @@ public static class JobStorage
                         SchemaName = Schema,
                         PrepareSchemaIfNecessary = true,
                         QueuePollInterval = TimeSpan.FromSeconds(1),
-                        // A job whose worker died becomes visible again after this long (resume after a kill). The
-                        // timeout slides while the worker lives (Hangfire renews the fetch), so a long training run
-                        // is never handed to a second worker however short the timeout is.
+                        // A job whose worker died becomes visible again after this long (resume after a kill). Sliding:
+                        // a live worker keeps renewing its fetch, so an hours-long training or evaluation job is never
+                        // handed to a second worker while the first still runs it (whatever the timeout).
                         InvisibilityTimeout = TimeSpan.FromSeconds(configuration.GetValue("Jobs:InvisibilityTimeoutSeconds", 300.0)),
                         UseSlidingInvisibilityTimeout = true,
                         DistributedLockTimeout = TimeSpan.FromMinutes(1),

@@ -101,12 +101,19 @@ namespace HuatuoAspire.Data.Migrations
                     b.Property<bool>("Correct")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("Error")
+                        .HasColumnType("text");
+
                     b.Property<long>("EvaluationRunId")
                         .HasColumnType("bigint");
 
                     b.Property<string>("ExtractedLetter")
                         .HasMaxLength(8)
                         .HasColumnType("character varying(8)");
+
+                    b.Property<string>("ExtractionRule")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
 
                     b.Property<string>("Options")
                         .IsRequired()
@@ -161,6 +168,9 @@ namespace HuatuoAspire.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<long?>("PipelineRunId")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(32)
@@ -178,6 +188,9 @@ namespace HuatuoAspire.Data.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("Benchmark", "Model");
+
+                    b.HasIndex("PipelineRunId", "Benchmark")
+                        .IsUnique();
 
                     b.ToTable("EvaluationRuns");
                 });
@@ -663,6 +676,16 @@ namespace HuatuoAspire.Data.Migrations
                         .IsRequired();
 
                     b.Navigation("EvaluationRun");
+                });
+
+            modelBuilder.Entity("HuatuoAspire.Data.Entities.EvaluationRun", b =>
+                {
+                    b.HasOne("HuatuoAspire.Data.Entities.PipelineRun", "PipelineRun")
+                        .WithMany()
+                        .HasForeignKey("PipelineRunId")
+                        .OnDelete(DeleteBehavior.Cascade);
+
+                    b.Navigation("PipelineRun");
                 });
 
             modelBuilder.Entity("HuatuoAspire.Data.Entities.ExamQuestion", b =>

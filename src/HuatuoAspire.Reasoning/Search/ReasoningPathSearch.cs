@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using HuatuoAspire.Reasoning.Llm;
@@ -35,7 +36,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(question);
         ArgumentException.ThrowIfNullOrWhiteSpace(groundTruth);
-        var random = new Random(HashCode.Combine(_options.Seed, itemSeed));
+        var random = new Random(StableSeed.Combine(_options.Seed, itemSeed));
         var steps = new List<SearchStep>();
         List<CotStep> chain = [];
         var verified = false;

@@ -132,6 +132,7 @@ public sealed class TrainingJobs(
                 ValueClipRange = config.ValueClipRange,
                 PpoEpochs = config.PpoEpochs,
                 RolloutBatchSize = config.RolloutBatchSize,
+                SamplesPerPrompt = config.SamplesPerPrompt,
                 MiniBatchSize = config.MiniBatchSize,
                 Epochs = config.Epochs ?? defaults.Epochs,
                 Temperature = config.Temperature,

@@ -56,6 +56,7 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("value_clip_range")] public double ValueClipRange { get; init; } = PpoDefault.ValueClipRange;
     [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = PpoDefault.PpoEpochs;
     [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = PpoDefault.RolloutBatchSize;
+    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = PpoDefault.SamplesPerPrompt;
     [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = PpoDefault.MiniBatchSize;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = PpoDefault.Temperature;
     [JsonPropertyName("response_length")] public int ResponseLength { get; init; } = PpoDefault.MaxNewTokens;
@@ -90,7 +91,7 @@ public sealed record TrainingRunConfig
             if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) problems.Add("gamma and lambda must be in [0, 1].");
             if (!(ClipRange > 0) || !(ValueClipRange > 0)) problems.Add("clip_range and value_clip_range must be > 0.");
             if (PpoEpochs < 1) problems.Add("ppo_epochs must be >= 1.");
-            if (RolloutBatchSize < 1 || MiniBatchSize < 1) problems.Add("rollout_batch_size and mini_batch_size must be >= 1.");
+            if (RolloutBatchSize < 1 || MiniBatchSize < 1 || SamplesPerPrompt < 1) problems.Add("rollout_batch_size, samples_per_prompt and mini_batch_size must be >= 1.");
             if (!(Temperature > 0)) problems.Add("temperature must be > 0.");
             if (ResponseLength < 1) problems.Add("response_length must be >= 1.");
         }

@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using System.Diagnostics;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
@@ -26,6 +27,12 @@ public sealed record PpoOptions
     public int PpoEpochs { get; init; } = 4;
     /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
     public int RolloutBatchSize { get; init; } = 16;
+    /// <summary>
+    /// Responses sampled for each prompt of an iteration (OpenRLHF's <c>n_samples_per_prompt</c>): with several, the
+    /// right and wrong answers to one question differ exactly at the tokens that decide it, which is where the
+    /// advantage then pushes.
+    /// </summary>
+    public int SamplesPerPrompt { get; init; } = 1;
     public int MiniBatchSize { get; init; } = 4;
     public int Epochs { get; init; } = 1;
     public double Temperature { get; init; } = 0.5;
@@ -43,6 +50,8 @@ public sealed record PpoOptions
     {
         if (!(LearningRate > 0) || !(ValueLearningRate > 0)) throw new ArgumentException("learning rates must be positive.");
         if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
+        if (SamplesPerPrompt < 1) throw new ArgumentException("samples per prompt must be at least 1.");
+        if (!(Lambda is >= 0 and <= 1) || !(Gamma is >= 0 and <= 1)) throw new ArgumentException($"GAE λ and γ must lie in [0, 1] (got λ {Lambda}, γ {Gamma}).");
         if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
         if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
         if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
@@ -79,7 +88,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         var offsets = new int[iterations + 1];
         for (var i = 0; i < iterations; i++)
         {
-            var batch = Math.Min(Options.RolloutBatchSize, records.Count - i % perEpoch * Options.RolloutBatchSize);
+            var batch = Math.Min(Options.RolloutBatchSize, records.Count - i % perEpoch * Options.RolloutBatchSize) * Options.SamplesPerPrompt;
             offsets[i + 1] = offsets[i] + Options.PpoEpochs * ((batch + Options.MiniBatchSize - 1) / Options.MiniBatchSize);
         }
         var totalSteps = offsets[iterations];
@@ -118,7 +127,8 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             var epoch = iteration / perEpoch;
             var order = Enumerable.Range(0, records.Count).ToArray();
             new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
-            var chosen = order.Skip(iteration % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize).ToArray();
+            var chosen = order.Skip(iteration % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize)
+                .SelectMany(i => Enumerable.Repeat(i, Options.SamplesPerPrompt)).ToArray();
 
             policy.eval();
             var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),

@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain;
 using static TorchSharp.torch;
 
 namespace HuatuoAspire.Training.Sft;

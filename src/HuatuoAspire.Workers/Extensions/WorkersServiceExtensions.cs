@@ -26,12 +26,14 @@ public static class WorkersServiceExtensions
         builder.Services.AddSingleton(sp => new LlmEndpointRegistry(LlmConfiguration.ReadEndpoints(sp.GetRequiredService<IConfiguration>()).Values));
         builder.Services.AddTransient<SearchJobs>();
         builder.Services.AddTransient<ConstructionJobs>();
+        builder.Services.AddTransient<EvaluationJobs>();
         return builder;
     }
 
     public static WebApplication MapWorkers(this WebApplication app)
     {
         app.MapPipelineRunsApi();
+        app.MapEvaluationRunsApi();
         return app;
     }
 }

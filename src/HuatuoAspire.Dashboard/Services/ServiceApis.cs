@@ -1,0 +1,116 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace HuatuoAspire.Dashboard.Services;
+
+/// <summary>What a service answered to an admin action: its status and a message fit for the page.</summary>
+public sealed record ServiceAnswer(bool Succeeded, int Status, string Message, long? Id)
+{
+    public static ServiceAnswer Refused { get; } = new(false, StatusCodes.Status403Forbidden, "Refused: admin actions need an administrator (sign in).", null);
+}
+
+/// <summary>
+/// The dashboard's admin forms call the services' own APIs (workers, trainer, inference), so the logic and the
+/// checks live in one place. A service is found as Aspire announces it (<c>services__workers__http__0</c>, …); in
+/// the all-in-one host every service is this process. The dashboard proves itself with the admin password as a
+/// bearer key when one is set; without one the services apply the same loopback rule to it as to anyone.
+/// </summary>
+public sealed class ServiceApis(IConfiguration configuration, IServer server) : IDisposable
+{
+    public const string Workers = "workers";
+    public const string Trainer = "trainer";
+    public const string Inference = "inference";
+
+    // Not the resilient default client: admin actions are POSTs that must not be repeated, and a model switch or an
+    // upload may take minutes.
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(10) };
+
+    public Uri BaseAddress(string service)
+    {
+        var configured = configuration[$"services:{service}:http:0"] ?? configuration[$"services:{service}:https:0"];
+        if (configured is { Length: > 0 }) return new Uri(configured.TrimEnd('/') + "/");
+        // Not announced: in the all-in-one host the service runs in this process; call our own first address
+        // (0.0.0.0 / [::] / + → loopback). Anywhere else that is a configuration error.
+        var own = configuration.GetValue<bool>("Dashboard:ServicesInProcess") ? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() : null;
+        if (own is null) throw new InvalidOperationException($"The {service} service's address is not configured (services__{service}__http__0).");
+        var uri = new UriBuilder(own.Replace("://+", "://127.0.0.1").Replace("://*", "://127.0.0.1"));
+        if (uri.Host is "0.0.0.0") uri.Host = "127.0.0.1";
+        if (uri.Host is "[::]" or "::") uri.Host = "[::1]";
+        uri.Path = "/";
+        return uri.Uri;
+    }
+
+    public Task<ServiceAnswer> PostJsonAsync(string service, string path, object body, CancellationToken ct) =>
+        SendAsync(service, path, JsonContent.Create(body, body.GetType()), ct);
+
+    public async Task<ServiceAnswer> SendAsync(string service, string path, HttpContent? content, CancellationToken ct)
+    {
+        Uri baseAddress;
+        try
+        {
+            baseAddress = BaseAddress(service);
+        }
+        catch (InvalidOperationException e)
+        {
+            return new ServiceAnswer(false, StatusCodes.Status503ServiceUnavailable, e.Message, null);
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, path)) { Content = content };
+        if (configuration["Admin:Password"] is { Length: > 0 } password) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", password);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            return new ServiceAnswer(false, StatusCodes.Status502BadGateway, $"The {service} service could not be reached: {e.Message}", null);
+        }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return new ServiceAnswer(response.IsSuccessStatusCode, (int)response.StatusCode, Describe(response, text), IdOf(text));
+        }
+    }
+
+    /// <summary>The useful part of an answer: a problem's detail or errors, an OpenAI-style error's message, else the body.</summary>
+    private static string Describe(HttpResponseMessage response, string text)
+    {
+        if (response.IsSuccessStatusCode) return "Done.";
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            var root = json.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Object)
+                    return string.Join(" ", errors.EnumerateObject().SelectMany(e => e.Value.EnumerateArray().Select(v => v.GetString())));
+                if (root.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String) return detail.GetString()!;
+                if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object &&
+                    error.TryGetProperty("message", out var message)) return message.GetString() ?? text;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return text.Length > 0 ? text : $"{(int)response.StatusCode} {response.ReasonPhrase}";
+    }
+
+    private static long? IdOf(string text)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("id", out var id) && id.TryGetInt64(out var value)
+                ? value : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
