@@ -99,7 +99,22 @@ public static unsafe class MatVec
     {
         float* w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
         var i = 0;
+        // Two vectors per row per iteration: eight independent chains keep the loads flowing.
+        for (; i + 16 <= n; i += 16)
+        {
+            var xv = Vector256.Load(x + i);
+            var xw = Vector256.Load(x + i + 8);
+            a0 = MulAdd(Vector256.Load(w0 + i), xv, a0);
+            b0 = MulAdd(Vector256.Load(w0 + i + 8), xw, b0);
+            a1 = MulAdd(Vector256.Load(w1 + i), xv, a1);
+            b1 = MulAdd(Vector256.Load(w1 + i + 8), xw, b1);
+            a2 = MulAdd(Vector256.Load(w2 + i), xv, a2);
+            b2 = MulAdd(Vector256.Load(w2 + i + 8), xw, b2);
+            a3 = MulAdd(Vector256.Load(w3 + i), xv, a3);
+            b3 = MulAdd(Vector256.Load(w3 + i + 8), xw, b3);
+        }
         for (; i + 8 <= n; i += 8)
         {
             var xv = Vector256.Load(x + i);
@@ -108,6 +123,10 @@ public static unsafe class MatVec
             a2 = MulAdd(Vector256.Load(w2 + i), xv, a2);
             a3 = MulAdd(Vector256.Load(w3 + i), xv, a3);
         }
+        a0 += b0;
+        a1 += b1;
+        a2 += b2;
+        a3 += b3;
         float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < n; i++)
         {
