@@ -79,10 +79,16 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         return usedKernel ? Kernel(x, weight, bias, rows) : F.linear(x, weight, bias);
     }
 
+    /// <summary>
+    /// Whether the decode kernel may run (default true; <c>HUATUO_MATVEC_KERNEL=0</c> turns it off, to measure libtorch's
+    /// own product side by side).
+    /// </summary>
+    public static bool KernelEnabled { get; set; } = Environment.GetEnvironmentVariable("HUATUO_MATVEC_KERNEL") != "0";
+
     private static bool CanUseKernel(Tensor x, Tensor weight, Tensor? bias, out int rows)
     {
         rows = 0;
-        if (!MatVec.IsAccelerated || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32
+        if (!KernelEnabled || !MatVec.IsAccelerated || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32
             || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU || weight.dim() != 2) return false;
         var (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1]);
         if (x.dim() == 0 || x.shape[^1] != inFeatures || inFeatures > int.MaxValue || outFeatures > int.MaxValue) return false;
