@@ -195,4 +195,27 @@ public sealed class LoraTests
         using var adapted = base2.ForwardLogits(ids);
         Assert.True(MaxDifference(merged, adapted) <= 1e-4, $"adapter vs merged: {MaxDifference(merged, adapted)}");
     }
+
+    [Fact]
+    public void ResumedLoraSftContinuesTheLossCurveFromItsAdapterCheckpoint()
+    {
+        using var tiny = new TinyModel();
+        var options = new SftOptions
+        {
+            LearningRate = 5e-3, Epochs = 6, BatchSize = 4, MicroBatchSize = 2, MaxSeqLen = 512, WarmupRatio = 0.1, Seed = 5,
+            Placement = ModelPlacement.Cpu, SaveEvery = 3, LoraRank = 4, LoraAlpha = 8, LoraDropout = 0.1,
+        };
+        new SftTrainer(options).Run(tiny.Directory, Handful, tiny.Out("straight"));
+        new SftTrainer(options with { StopAfterStep = 4 }).Run(tiny.Directory, Handful, tiny.Out("resumed"));
+        // The checkpoint holds the adapter (PEFT layout), not a copy of the frozen base.
+        var checkpoint = tiny.Out(Path.Combine("resumed", "checkpoint-3"));
+        Assert.True(File.Exists(Path.Combine(checkpoint, LoraAdapters.WeightsFileName)));
+        Assert.False(File.Exists(Path.Combine(checkpoint, "model.safetensors")));
+        var resumed = new SftTrainer(options with { Resume = true }).Run(tiny.Directory, Handful, tiny.Out("resumed"));
+        Assert.Equal(6, resumed.Steps);
+        var a = TrainingMetricsLog.Read(tiny.Out("straight")).Select(m => m["loss"]!.GetValue<double>()).ToList();
+        var b = TrainingMetricsLog.Read(tiny.Out("resumed")).Select(m => m["loss"]!.GetValue<double>()).ToList();
+        Assert.Equal(6, b.Count);
+        for (var i = 0; i < a.Count; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4 * Math.Max(1, a[i]), $"step {i}: {a[i]} vs {b[i]}");
+    }
 }
