@@ -51,15 +51,16 @@ public static class LoraAdapters
 
     /// <summary>
     /// Freezes every base parameter and attaches a fresh adapter to each target projection (B = 0, so the model's
-    /// outputs are unchanged). Returns the adapted modules.
+    /// outputs are unchanged). Returns the adapted modules. A's initialisation draws from <paramref name="generator"/>
+    /// (a private one makes it independent of whatever else uses the global generator), else the global one.
     /// </summary>
-    public static List<(string Name, Projection Projection)> Attach(nn.Module model, LoraSettings settings)
+    public static List<(string Name, Projection Projection)> Attach(nn.Module model, LoraSettings settings, Generator? generator = null)
     {
         settings.Validate();
         var targets = Targets(model, settings.Targets);
         if (targets.FirstOrDefault(t => t.Projection.Lora is not null) is { Name: { } taken }) throw new InvalidOperationException($"{taken} already has a LoRA adapter.");
         foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
-        foreach (var (_, projection) in targets) projection.AttachLora(settings.Rank, settings.Alpha, settings.Dropout);
+        foreach (var (_, projection) in targets) projection.AttachLora(settings.Rank, settings.Alpha, settings.Dropout, generator);
         return targets;
     }
 

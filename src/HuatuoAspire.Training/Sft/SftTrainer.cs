@@ -114,9 +114,15 @@ public sealed class SftTrainer(SftOptions options)
         }
         else
         {
-            torch.manual_seed(Options.Seed);
-            if (resumeFolder is not null) LoraAdapters.Load(model, resumeFolder);
-            else LoraAdapters.Attach(model, lora);
+            if (resumeFolder is not null)
+            {
+                LoraAdapters.Load(model, resumeFolder);
+            }
+            else
+            {
+                using var generator = new Generator((ulong)Options.Seed, placement.Device);
+                LoraAdapters.Attach(model, lora, generator);
+            }
             trainable = LoraAdapters.NamedParameters(model).Select(p => (p.Name, p.Parameter)).ToList();
             log?.Invoke($"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.Targets)}: " +
                         $"{trainable.Sum(p => p.parameter.NumberOfElements):N0} trainable of {model.ParameterCount:N0} parameters.");
