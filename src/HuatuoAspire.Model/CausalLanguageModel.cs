@@ -39,7 +39,7 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
     private RotaryEmbedding? _rope;
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
     public readonly DecoderModel model;
-    public readonly Linear? lm_head;
+    public readonly Projection? lm_head;
 #pragma warning restore IDE1006
 
     public CausalLanguageModel(ModelConfig config, ModelPlacement placement) : base(config.Architecture)
@@ -48,7 +48,7 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
         Config = config;
         Placement = placement;
         model = new DecoderModel(config, placement.Device, placement.DType);
-        lm_head = config.TieWordEmbeddings ? null : nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: placement.Device, dtype: placement.DType);
+        lm_head = config.TieWordEmbeddings ? null : new Projection(config.HiddenSize, config.VocabSize, hasBias: false, placement.Device, placement.DType);
         RegisterComponents();
     }
 
@@ -73,7 +73,7 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
 
     /// <summary>Logits from hidden states: the head, or the tied embedding matrix.</summary>
     public Tensor Logits(Tensor hidden) =>
-        lm_head is not null ? lm_head.forward(hidden) : nn.functional.linear(hidden, model.embed_tokens.weight!);
+        lm_head is not null ? lm_head.forward(hidden) : Projection.Linear(hidden, model.embed_tokens.weight!, null);
 
     /// <summary>
     /// A full causal forward pass without a cache (training, scoring): logits [B, T, V]. With

@@ -42,9 +42,14 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or auto (default)." };
         var dtype = new Option<string?>("--dtype") { Description = "fp32, bf16 or auto (fp32 on CPU, bf16 on CUDA)." };
+        var loraRank = new Option<int>("--lora-rank") { Description = "LoRA rank (0: full fine-tuning). The base is frozen; out/model/ is the merged model, out/adapter/ the PEFT adapter." };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling = alpha / rank).", DefaultValueFactory = _ => d.LoraAlpha };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapter input while training.", DefaultValueFactory = _ => d.LoraDropout };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projection names to adapt.", DefaultValueFactory = _ => string.Join(",", d.LoraTargets) };
         var command = new Command("sft", "Supervised fine-tuning on (Question, Complex_CoT, Response).")
         {
             model, data, output, lr, epochs, batch, micro, maxLen, warmup, decay, clip, seed, pack, saveEvery, resume, device, dtype,
+            loraRank, loraAlpha, loraDropout, loraTargets,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -58,6 +63,8 @@ public static class TrainCommand
                     WeightDecay = parse.GetValue(decay), MaxGradNorm = parse.GetValue(clip), Seed = parse.GetValue(seed),
                     Pack = parse.GetValue(pack), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume),
                     Placement = ModelPlacement.Parse(parse.GetValue(device), parse.GetValue(dtype)),
+                    LoraRank = parse.GetValue(loraRank), LoraAlpha = parse.GetValue(loraAlpha), LoraDropout = parse.GetValue(loraDropout),
+                    LoraTargets = parse.GetValue(loraTargets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 };
                 var trainer = new SftTrainer(options);
                 SftResult result = null!;

@@ -74,6 +74,26 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         return new HuggingFaceCheckpoint(files, tensors);
     }
 
+    /// <summary>Opens one safetensors file of any name (a PEFT <c>adapter_model.safetensors</c>, for one).</summary>
+    public static HuggingFaceCheckpoint OpenFile(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException($"{path} does not exist.");
+        var file = SafeTensorsFile.Open(path);
+        var tensors = file.Tensors.ToDictionary(kv => kv.Key, kv => (file, kv.Value), StringComparer.Ordinal);
+        return new HuggingFaceCheckpoint([file], tensors);
+    }
+
+    /// <summary>Writes named tensors to one safetensors file (in <paramref name="dtype"/>, default each tensor's own).</summary>
+    public static void WriteFile(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, ScalarType? dtype = null)
+    {
+        var entries = tensors.Select(t =>
+        {
+            var target = dtype ?? t.Tensor.dtype;
+            return new SafeTensorsWriter.Entry(t.Name, target.ToSafeTensorDType(), t.Tensor.shape, stream => WriteTensor(t.Tensor, target, stream));
+        }).ToList();
+        SafeTensorsWriter.Write(path, entries, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
     /// <summary>
     /// Copies every parameter of <paramref name="model"/> from the checkpoint. Missing or unexpected tensors and shape
     /// mismatches are an error naming them. <paramref name="ignorable"/> names checkpoint tensors that may be present

@@ -15,10 +15,10 @@ public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
     private readonly int _kvHeads;
     private readonly int _headDim;
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
-    public readonly Linear q_proj;
-    public readonly Linear k_proj;
-    public readonly Linear v_proj;
-    public readonly Linear o_proj;
+    public readonly Projection q_proj;
+    public readonly Projection k_proj;
+    public readonly Projection v_proj;
+    public readonly Projection o_proj;
 #pragma warning restore IDE1006
 
     public Attention(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(Attention))
@@ -26,10 +26,10 @@ public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
         _heads = c.NumAttentionHeads;
         _kvHeads = c.KeyValueHeads;
         _headDim = c.HeadDim;
-        q_proj = nn.Linear(c.HiddenSize, _heads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
-        k_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
-        v_proj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.QkvBias, device: device, dtype: dtype);
-        o_proj = nn.Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias, device: device, dtype: dtype);
+        q_proj = new Projection(c.HiddenSize, _heads * _headDim, c.QkvBias, device, dtype);
+        k_proj = new Projection(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        v_proj = new Projection(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        o_proj = new Projection(_heads * _headDim, c.HiddenSize, c.OutputBias, device, dtype);
         RegisterComponents();
     }
 
@@ -84,16 +84,16 @@ public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
 public sealed class Mlp : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
-    public readonly Linear gate_proj;
-    public readonly Linear up_proj;
-    public readonly Linear down_proj;
+    public readonly Projection gate_proj;
+    public readonly Projection up_proj;
+    public readonly Projection down_proj;
 #pragma warning restore IDE1006
 
     public Mlp(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(Mlp))
     {
-        gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
-        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias, device: device, dtype: dtype);
-        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias, device: device, dtype: dtype);
+        gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
+        up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
+        down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device, dtype);
         RegisterComponents();
     }
 

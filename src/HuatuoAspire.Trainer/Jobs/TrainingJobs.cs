@@ -5,6 +5,7 @@ using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Model;
+using HuatuoAspire.Model.Modules;
 using HuatuoAspire.Training;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Verification;
@@ -89,6 +90,10 @@ public sealed class TrainingJobs(
                     SaveEvery = config.SaveEvery,
                     Resume = true,
                     Placement = ModelPlacement.Default,
+                    LoraRank = config.LoraRank,
+                    LoraAlpha = config.LoraAlpha,
+                    LoraDropout = config.LoraDropout,
+                    LoraTargets = config.LoraTargets is { Count: > 0 } targets ? targets : LoraSettings.DefaultTargets,
                 });
                 var records = TrainingDataFile.ReadSft(data);
                 var result = await Task.Run(() => trainer.Run(model, records, work, onStep, log, cancel.Token), cancel.Token);

@@ -40,6 +40,11 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Save (and upload to blob storage) a resumable checkpoint every this many optimizer steps (PPO: rollout iterations).</summary>
     [JsonPropertyName("save_every")] public int SaveEvery { get; init; } = 50;
+    /// <summary>LoRA rank (0: full fine-tuning); with LoRA checkpoints hold the adapter and the final model is merged.</summary>
+    [JsonPropertyName("lora_rank")] public int LoraRank { get; init; }
+    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
+    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.05;
+    [JsonPropertyName("lora_targets")] public IReadOnlyList<string>? LoraTargets { get; init; }
 
     // SFT
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = SftDefault.BatchSize;
@@ -106,6 +111,9 @@ public sealed record TrainingRunConfig
         if (Epochs is < 1) problems.Add("epochs must be >= 1.");
         if (LearningRate is <= 0 || LearningRate is double.NaN) problems.Add("learning_rate must be > 0.");
         if (SaveEvery < 1) problems.Add("save_every must be >= 1.");
+        if (LoraRank < 0) problems.Add("lora_rank must be >= 0 (0: full fine-tuning).");
+        if (LoraRank > 0 && !(LoraAlpha > 0)) problems.Add("lora_alpha must be > 0.");
+        if (LoraRank > 0 && LoraDropout is < 0 or >= 1) problems.Add("lora_dropout must be in [0, 1).");
         return problems;
     }
 

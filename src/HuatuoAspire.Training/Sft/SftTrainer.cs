@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using HuatuoAspire.Model;
+using HuatuoAspire.Model.Modules;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Training.Data;
 using HuatuoAspire.Training.Observability;
@@ -29,6 +30,14 @@ public sealed record SftOptions
     public int? StopAfterStep { get; init; }
     public bool Resume { get; init; }
     public ModelPlacement? Placement { get; init; }
+    /// <summary>LoRA rank (0: full fine-tuning). With LoRA the base weights are frozen and only the adapters train.</summary>
+    public int LoraRank { get; init; }
+    public double LoraAlpha { get; init; } = 16;
+    public double LoraDropout { get; init; } = 0.05;
+    public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
+
+    /// <summary>The LoRA settings, or null when LoRA is off.</summary>
+    public LoraSettings? Lora => LoraRank > 0 ? new LoraSettings(LoraRank, LoraAlpha, LoraDropout, LoraTargets) : null;
 
     public int AccumulationSteps => Math.Max(1, BatchSize / Math.Max(1, MicroBatchSize));
 
@@ -40,6 +49,8 @@ public sealed record SftOptions
             throw new ArgumentException($"batch size ({BatchSize}) must be at least the micro-batch size ({MicroBatchSize}), which must be at least 1.");
         if (WarmupRatio is < 0 or > 1) throw new ArgumentException($"warm-up ratio must be in [0, 1] (got {WarmupRatio}).");
         if (MaxSeqLen < 2) throw new ArgumentException($"max sequence length must be at least 2 (got {MaxSeqLen}).");
+        if (LoraRank < 0) throw new ArgumentException($"LoRA rank must be 0 (off) or positive (got {LoraRank}).");
+        Lora?.Validate();
     }
 }
 
@@ -92,9 +103,30 @@ public sealed class SftTrainer(SftOptions options)
         }
 
         var placement = Options.Placement ?? ModelPlacement.Default;
-        using var model = CausalLanguageModel.FromPretrained(loadFrom, placement);
+        var lora = Options.Lora;
+        // With LoRA the base never changes: a checkpoint folder holds only the adapter, the base comes from the source.
+        using var model = CausalLanguageModel.FromPretrained(lora is null ? loadFrom : modelDirectory, placement);
         model.train();
-        var trainable = model.named_parameters().ToList();
+        List<(string name, TorchSharp.Modules.Parameter parameter)> trainable;
+        if (lora is null)
+        {
+            trainable = model.named_parameters().ToList();
+        }
+        else
+        {
+            if (resumeFolder is not null)
+            {
+                LoraAdapters.Load(model, resumeFolder);
+            }
+            else
+            {
+                using var generator = new Generator((ulong)Options.Seed, placement.Device);
+                LoraAdapters.Attach(model, lora, generator);
+            }
+            trainable = LoraAdapters.NamedParameters(model).Select(p => (p.Name, p.Parameter)).ToList();
+            log?.Invoke($"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.Targets)}: " +
+                        $"{trainable.Sum(p => p.parameter.NumberOfElements):N0} trainable of {model.ParameterCount:N0} parameters.");
+        }
         using var optimizer = AdamWGroups.Create(trainable, Options.LearningRate, Options.WeightDecay);
         if (resumeFolder is not null) TrainingCheckpoint.LoadOptimizer(optimizer, resumeFolder);
 
@@ -147,14 +179,25 @@ public sealed class SftTrainer(SftOptions options)
             if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
             {
                 var folder = TrainingCheckpoint.Folder(outputDirectory, step + 1);
-                SaveModel(model, modelDirectory, folder);
+                if (lora is null) SaveModel(model, modelDirectory, folder);
+                else LoraAdapters.Save(model, lora, folder, Path.GetFullPath(modelDirectory));
                 TrainingCheckpoint.SaveOptimizer(optimizer, folder);
                 TrainingCheckpoint.WriteState(folder, step + 1, Options.Seed, "sft");
             }
         }
 
         var final = Path.Combine(outputDirectory, "model");
-        if (endStep == totalSteps) SaveModel(model, modelDirectory, final);
+        if (endStep == totalSteps)
+        {
+            if (lora is not null)
+            {
+                // The adapter beside the model (a PEFT folder inside the model folder would make transformers load it
+                // as an adapter of the base), then the merged weights as a plain Hugging Face model.
+                LoraAdapters.Save(model, lora, Path.Combine(outputDirectory, "adapter"), Path.GetFullPath(modelDirectory));
+                LoraAdapters.Merge(model);
+            }
+            SaveModel(model, modelDirectory, final);
+        }
         return new SftResult(final, endStep, examples.Count, TruncatedExamples, lastLoss, tokensPerSecond);
     }
 
