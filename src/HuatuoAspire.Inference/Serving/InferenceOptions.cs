@@ -13,6 +13,13 @@ public sealed class InferenceOptions
 
     public int MaxBatchSize { get; set; } = 8;
 
+    /// <summary>
+    /// Prompt tokens prefilled per scheduler step at most (chunked prefill): the waiting prompts of a step are prefilled
+    /// together in one forward pass up to this many tokens, a longer prompt continues in the next step, and every step
+    /// also decodes one token for each running stream, so newcomers never stall running streams for a whole prompt.
+    /// </summary>
+    public int PrefillTokenBudget { get; set; } = 512;
+
     /// <summary>Requests waiting for a batch slot beyond this many are refused with 429.</summary>
     public int MaxQueue { get; set; } = 64;
 
