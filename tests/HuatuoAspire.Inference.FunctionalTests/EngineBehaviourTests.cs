@@ -256,6 +256,38 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
         Assert.Equal(content, result["text"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task PipelineLlmEndpointFallsBackToFreeTextWhenTheServiceRefusesItsJsonSchema()
+    {
+        await using var server = await tiny.ServeAsync(apiKey: "sk-pipe");
+        using var endpoint = new HuatuoAspire.Reasoning.Llm.LlmEndpoint(new HuatuoAspire.Reasoning.Llm.LlmEndpointOptions
+        {
+            Name = "inference",
+            BaseUrl = new Uri(server.ApiBase),
+            Model = "tiny",
+            ApiKey = "sk-pipe",
+            MaxTokens = 8,
+            Temperature = 0,
+            MaxRetries = 0,
+        });
+        var schema = new HuatuoAspire.Reasoning.Llm.JsonSchemaFormat("verdict",
+            """{"type":"object","properties":{"correct":{"type":"boolean"}},"required":["correct"],"additionalProperties":false}""");
+        var request = HuatuoAspire.Reasoning.Llm.LlmRequest.FromPrompt("Is 2 + 2 = 4? Answer in JSON.", "verify", schema);
+
+        // The json_schema request is refused with a 400 naming response_format; the endpoint retries once without it.
+        var first = await endpoint.CompleteAsync(request);
+        Assert.False(first.StructuredOutputUsed);
+        Assert.Equal(8, first.Usage.OutputTokens);
+        var plain = Content((await server.PostChatAsync(new Dictionary<string, object?>
+        {
+            ["model"] = "tiny", ["temperature"] = 0, ["max_tokens"] = 8,
+            ["messages"] = new[] { new { role = "user", content = "Is 2 + 2 = 4? Answer in JSON." } },
+        }, "sk-pipe")).Body);
+        Assert.Equal(plain, first.Text);
+        // Later calls go straight to free text.
+        Assert.False((await endpoint.CompleteAsync(request)).StructuredOutputUsed);
+    }
+
     private static async Task<JsonNode> RunNodeAsync(string script, string baseUrl)
     {
         var npmFolder = Path.Combine(ModelFolders.RepoRoot(), "tests", "npm");
