@@ -25,9 +25,13 @@ public static class BenchServeCommand
         {
             Description = "With --model: Inference:PrefillTokenBudget, the prompt tokens prefilled per scheduler step (default: the service's).",
         };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "With --model: CPU threads for the model (0 = libtorch's default, one per core; use 1 on a shared machine).",
+        };
         var command = new Command("serve", "Measure a serving endpoint with N concurrent streaming clients (tokens/s, TTFT, inter-token latency p50/p95).")
         {
-            url, model, modelId, apiKey, concurrency, requests, maxTokens, batch, prefillBudget,
+            url, model, modelId, apiKey, concurrency, requests, maxTokens, batch, prefillBudget, threads,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -48,6 +52,7 @@ public static class BenchServeCommand
                         AnsiConsole.MarkupLineInterpolated($"[red]--model: the folder {modelDir.FullName} does not exist.[/]");
                         return 2;
                     }
+                    if (parse.GetValue(threads) is > 0 and var n) TorchSharp.torch.set_num_threads(n);
                     app = ServeCommand.Build(new ServeSettings(modelDir.FullName, "http://127.0.0.1:0", parse.GetValue(apiKey), null,
                         parse.GetValue(batch), 1024, null),
                         parse.GetValue(prefillBudget) is { } budget ? [$"--Inference:PrefillTokenBudget={budget}"] : []);
