@@ -85,8 +85,9 @@ public sealed class BatchedDecoder : IDisposable
     }
 
     /// <summary>
-    /// Takes a free row for <paramref name="promptIds"/> without computing anything: the prompt is prefilled by the
-    /// following <see cref="Step(int)"/> calls, and its first token comes out of the step that finishes it.
+    /// Takes a free row for <paramref name="promptIds"/> without running the model: the prompt is prefilled by the
+    /// following <see cref="Step(int)"/> calls, and its first token comes out of the step that finishes it. A prefix
+    /// of at least <see cref="MinimumReusedPrefix"/> tokens that another row already holds is copied, not recomputed.
     /// Returns the sequence's id.
     /// </summary>
     /// <exception cref="ArgumentException">The prompt is empty or does not leave room for one new token.</exception>
@@ -94,8 +95,39 @@ public sealed class BatchedDecoder : IDisposable
     {
         var sequence = NewSequence(promptIds, options);
         sequence.Decoding = false;
+        var row = _rows.Count;
         _rows.Add(sequence);
+        ReuseSharedPrefix(sequence, row);
         return sequence.Id;
+    }
+
+    /// <summary>Prompt tokens that joining sequences did not have to prefill because another row already held them.</summary>
+    public long ReusedPromptTokens { get; private set; }
+
+    /// <summary>Shared prefixes shorter than this are prefilled anyway (the copy is not worth it).</summary>
+    public const int MinimumReusedPrefix = 16;
+
+    // Prompts often start alike (the chat template, a system prompt): when another row's cache already holds the first
+    // tokens of this prompt, copy their keys/values instead of computing them again. At least one token is left to
+    // prefill, since the first new token is sampled from the prompt's last position.
+    private void ReuseSharedPrefix(Sequence sequence, int row)
+    {
+        var prompt = sequence.Prompt;
+        var best = 0;
+        var source = -1;
+        for (var r = 0; r < row; r++)
+        {
+            var other = _rows[r];
+            var limit = Math.Min(Math.Min(other.Length, other.Prompt.Length), prompt.Length - 1);
+            var common = 0;
+            while (common < limit && other.Prompt[common] == prompt[common]) common++;
+            if (common > best) (best, source) = (common, r);
+        }
+        if (best < MinimumReusedPrefix) return;
+        _cache.MoveRow(source, row, best); // copies the first `best` positions; the source row keeps its own
+
+        sequence.Length = best;
+        ReusedPromptTokens += best;
     }
 
     private Sequence NewSequence(IReadOnlyList<int> promptIds, SamplingOptions options)

@@ -104,6 +104,33 @@ public sealed class ChunkedPrefillTests
     }
 
     [Fact]
+    public void APromptSharingAPrefixWithARunningOneReusesItsCacheAndGivesTheSameTokens()
+    {
+        using var model = CausalLanguageModel.FromPretrained(TinyModels.Folder(ModelArchitecture.Llama), ModelPlacement.Cpu);
+        var system = Enumerable.Range(0, 40).Select(i => 40 + i).ToArray();
+        var first = system.Concat(Prompts[0]).ToArray();
+        var second = system.Concat(Prompts[3]).ToArray();
+        var expected = Alone(model, second, 8);
+
+        using var decoder = new BatchedDecoder(model, 3, 128, new HashSet<int>());
+        var running = decoder.Add(first, Greedy(30));
+        var id = decoder.Join(second, Greedy(8));
+        Assert.Equal(system.Length, decoder.ReusedPromptTokens);
+        Assert.Equal(Prompts[3].Length, decoder.PendingPromptTokens);
+        // A prompt still being prefilled shares only what its row already holds.
+        decoder.Join(system.Concat(Prompts[1]).ToArray(), Greedy(2));
+        Assert.Equal(2 * system.Length, decoder.ReusedPromptTokens);
+
+        var got = new List<int>();
+        while (decoder.Contains(id))
+        {
+            foreach (var t in decoder.Step(64)) if (t.SequenceId == id) got.Add(t.Token.TokenId);
+        }
+        Assert.Equal(expected.Select(t => t.TokenId), got);
+        Assert.True(decoder.Contains(running.SequenceId));
+    }
+
+    [Fact]
     public void TopLogprobsAreTheMostLikelyTokensOfTheFullForward()
     {
         using var model = CausalLanguageModel.FromPretrained(TinyModels.Folder(ModelArchitecture.Llama), ModelPlacement.Cpu);
