@@ -28,19 +28,19 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
     /// <summary>When set, the next step throws (a device error, say) and the flag clears.</summary>
     public bool FailNextStep { get; set; }
 
-    public SlotToken AddSequence(IReadOnlyList<int> promptIds, SamplingSettings sampling)
+    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
         if (_slots.Count >= MaxBatchSize) throw new InvalidOperationException($"All {MaxBatchSize} slots are taken.");
         var slot = Enumerable.Range(0, MaxBatchSize).First(s => !_slots.ContainsKey(s));
         var hash = 1469598103934665603UL;
         foreach (var id in promptIds) hash = Mix(hash, id);
-        var sequence = new Sequence(hash, sampling, new Random(unchecked((int)(sampling.Seed ?? Random.Shared.NextInt64()))));
-        _slots[slot] = sequence;
-        return new SlotToken(slot, Next(sequence));
+        _slots[slot] = new Sequence(hash, sampling, new Random(unchecked((int)(sampling.Seed ?? Random.Shared.NextInt64()))));
+        return slot;
     }
 
-    public IReadOnlyList<SlotToken> Step()
+    // A joined prompt is "prefilled" whole by the next step, which also gives its first token; the budget is not modelled.
+    public IReadOnlyList<SlotToken> Step(int prefillTokenBudget)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
         if (stepDelay > TimeSpan.Zero) Thread.Sleep(stepDelay);
@@ -49,9 +49,15 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
             FailNextStep = false;
             throw new InvalidOperationException("simulated decode failure");
         }
-        StepLog.Enqueue(_slots.Keys.Order().ToArray());
+        var decoded = _slots.Where(s => s.Value.Started).Select(s => s.Key).Order().ToArray();
+        if (decoded.Length > 0) StepLog.Enqueue(decoded);
         var tokens = new List<SlotToken>(_slots.Count);
-        foreach (var (slot, seq) in _slots) tokens.Add(new SlotToken(slot, Next(seq)));
+        foreach (var (slot, seq) in _slots.Where(s => s.Value.Started)) tokens.Add(new SlotToken(slot, Next(seq)));
+        foreach (var (slot, seq) in _slots.Where(s => !s.Value.Started))
+        {
+            seq.Started = true;
+            tokens.Add(new SlotToken(slot, Next(seq)));
+        }
         return tokens;
     }
 
@@ -111,6 +117,7 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
         public SamplingSettings Sampling { get; } = sampling;
         public Random Random { get; } = random;
         public int Generated { get; set; }
+        public bool Started { get; set; }
     }
 }
 

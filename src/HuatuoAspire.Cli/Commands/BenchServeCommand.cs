@@ -21,9 +21,17 @@ public static class BenchServeCommand
         var requests = new Option<int>("--requests") { Description = "Requests each client sends, one after another.", DefaultValueFactory = _ => 2 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Completion tokens per request.", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--max-batch-size") { Description = "With --model: Inference:MaxBatchSize.", DefaultValueFactory = _ => 16 };
+        var prefillBudget = new Option<int?>("--prefill-budget")
+        {
+            Description = "With --model: Inference:PrefillTokenBudget, the prompt tokens prefilled per scheduler step (default: the service's).",
+        };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "With --model: CPU threads for the model (0 = libtorch's default, one per core; use 1 on a shared machine).",
+        };
         var command = new Command("serve", "Measure a serving endpoint with N concurrent streaming clients (tokens/s, TTFT, inter-token latency p50/p95).")
         {
-            url, model, modelId, apiKey, concurrency, requests, maxTokens, batch,
+            url, model, modelId, apiKey, concurrency, requests, maxTokens, batch, prefillBudget, threads,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,8 +52,10 @@ public static class BenchServeCommand
                         AnsiConsole.MarkupLineInterpolated($"[red]--model: the folder {modelDir.FullName} does not exist.[/]");
                         return 2;
                     }
+                    if (parse.GetValue(threads) is > 0 and var n) TorchSharp.torch.set_num_threads(n);
                     app = ServeCommand.Build(new ServeSettings(modelDir.FullName, "http://127.0.0.1:0", parse.GetValue(apiKey), null,
-                        parse.GetValue(batch), 1024, null), []);
+                        parse.GetValue(batch), 1024, null),
+                        parse.GetValue(prefillBudget) is { } budget ? [$"--Inference:PrefillTokenBudget={budget}"] : []);
                     await app.StartAsync(ct);
                     target = ServeCommand.Addresses(app).First();
                     await app.Services.GetRequiredService<HuatuoAspire.Inference.Scheduling.ContinuousBatchScheduler>().InitialLoad;
@@ -69,7 +79,8 @@ public static class BenchServeCommand
                     // One machine-readable line per level, for the README and scripts.
                     Console.WriteLine(FormattableString.Invariant(
                         $"concurrency={n} requests={r.Requests} output_tokens={r.OutputTokens} tokens_per_s={r.OutputTokensPerSecond:F1} ttft_p50_ms={r.TimeToFirstTokenP50:F1} ttft_p95_ms={r.TimeToFirstTokenP95:F1} itl_p50_ms={r.InterTokenP50:F1} itl_p95_ms={r.InterTokenP95:F1}")
-                        + (single is { } s && n != 1 ? FormattableString.Invariant($" speedup_vs_1={r.OutputTokensPerSecond / s:F2}") : ""));
+                        + (single is { } s && n != 1 ? FormattableString.Invariant($" speedup_vs_1={r.OutputTokensPerSecond / s:F2}") : "")
+                        + LoadAverage());
                 }
                 AnsiConsole.Write(table);
                 return 0;
@@ -84,6 +95,20 @@ public static class BenchServeCommand
             }
         });
         return command;
+    }
+
+    // Figures taken on a busy machine are lower bounds: say how busy it was (Linux only).
+    private static string LoadAverage()
+    {
+        try
+        {
+            var fields = File.ReadAllText("/proc/loadavg").Split(' ');
+            return $" load_avg_1m={fields[0]} cores={Environment.ProcessorCount}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     private static string F(double v) => double.IsNaN(v) ? "-" : v.ToString("F1", CultureInfo.InvariantCulture);

@@ -92,12 +92,16 @@ public static class ChatCompletionsApi
         CancellationToken ct)
     {
         var text = new System.Text.StringBuilder();
+        var logprobs = job.Request.Logprobs ? new List<TokenLogprobDto>() : null;
         Finished? finished = null;
         await foreach (var e in job.Events.ReadAllAsync(ct))
         {
             switch (e)
             {
-                case TextDelta d: text.Append(d.Text); break;
+                case TextDelta d:
+                    text.Append(d.Text);
+                    if (d.Logprobs is not null) logprobs?.AddRange(d.Logprobs);
+                    break;
                 case Finished f: finished = f; break;
                 case Failed f:
                     await WriteErrorAsync(http, f.Error as InferenceRequestException ?? AsServerError(f.Error));
@@ -107,7 +111,8 @@ public static class ChatCompletionsApi
         if (finished is null) return;
         var (reasoning, content) = separate ? ReasoningStreamSplitter.Split(text.ToString()) : (null, text.ToString());
         var response = new ChatCompletionResponse(id, "chat.completion", created, admitted.ModelId,
-            [new ChatCompletionChoice(0, new AssistantMessageDto("assistant", content, reasoning), finished.Reason, null)],
+            [new ChatCompletionChoice(0, new AssistantMessageDto("assistant", content, reasoning), finished.Reason,
+                logprobs is null ? null : new LogprobsDto(logprobs, null))],
             Usage(finished));
         await http.Response.WriteAsJsonAsync(response, InferenceJson.Options, ct);
     }
@@ -118,8 +123,11 @@ public static class ChatCompletionsApi
         var sse = new ServerSentEventWriter(http.Response);
         await sse.StartAsync(ct);
         var splitter = separate ? new ReasoningStreamSplitter() : null;
-        ChatCompletionChunk Chunk(ChunkDelta delta, string? finish) =>
-            new(id, "chat.completion.chunk", created, admitted.ModelId, [new ChatCompletionChunkChoice(0, delta, finish, null)], null);
+        ChatCompletionChunk Chunk(ChunkDelta delta, string? finish, IReadOnlyList<TokenLogprobDto>? logprobs = null) =>
+            new(id, "chat.completion.chunk", created, admitted.ModelId,
+                [new ChatCompletionChunkChoice(0, delta, finish, logprobs is null ? null : new LogprobsDto(logprobs, null))], null);
+        // Logprobs of text the reasoning splitter still holds go out with the next chunk that has text (or on their own at the end).
+        List<TokenLogprobDto>? held = null;
 
         await sse.WriteDataAsync(Chunk(new ChunkDelta("assistant", "", null), null), ct);
         await foreach (var e in job.Events.ReadAllAsync(ct))
@@ -129,13 +137,22 @@ public static class ChatCompletionsApi
                 case TextDelta d:
                 {
                     var delta = splitter?.Push(d.Text) ?? new ReplyDelta(null, d.Text);
-                    if (!delta.IsEmpty) await sse.WriteDataAsync(Chunk(new ChunkDelta(null, delta.Content, delta.Reasoning), null), ct);
+                    if (d.Logprobs is not null) (held ??= []).AddRange(d.Logprobs);
+                    if (!delta.IsEmpty)
+                    {
+                        await sse.WriteDataAsync(Chunk(new ChunkDelta(null, delta.Content, delta.Reasoning), null, held), ct);
+                        held = null;
+                    }
                     break;
                 }
                 case Finished f:
                 {
                     if (splitter?.Finish() is { IsEmpty: false } rest)
-                        await sse.WriteDataAsync(Chunk(new ChunkDelta(null, rest.Content, rest.Reasoning), null), ct);
+                    {
+                        await sse.WriteDataAsync(Chunk(new ChunkDelta(null, rest.Content, rest.Reasoning), null, held), ct);
+                        held = null;
+                    }
+                    if (held is not null) await sse.WriteDataAsync(Chunk(new ChunkDelta(null, "", null), null, held), ct);
                     await sse.WriteDataAsync(Chunk(new ChunkDelta(null, null, null), f.Reason), ct);
                     if (includeUsage)
                         await sse.WriteDataAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, admitted.ModelId, [], Usage(f)), ct);

@@ -58,13 +58,63 @@ public static class ChatRequestValidator
         if (r.StreamOptions is not null && r.Stream != true)
             throw InferenceRequestException.InvalidParameter("stream_options", "stream_options is only allowed when stream is true.");
 
+        if (r.TopLogprobs is { } top)
+        {
+            if (top is < 0 or > 20)
+                throw InferenceRequestException.InvalidParameter("top_logprobs", $"top_logprobs is {top}; it must be between 0 and 20.");
+            if (r.Logprobs != true)
+                throw InferenceRequestException.InvalidParameter("top_logprobs", "top_logprobs needs logprobs set to true.");
+        }
+        CheckResponseFormat(r.ResponseFormat);
+        CheckNoTools(r);
+
         return new GenerationRequest(
             r.Model,
             messages,
             r.MaxCompletionTokens ?? r.MaxTokens,
             StopStrings(r.Stop),
-            new SamplingSettings((float)(r.Temperature ?? 1.0), (float)(r.TopP ?? 1.0), r.Seed));
+            new SamplingSettings((float)(r.Temperature ?? 1.0), (float)(r.TopP ?? 1.0), r.Seed, r.Logprobs == true ? r.TopLogprobs ?? 0 : 0),
+            r.Logprobs == true);
     }
+
+    // Plain text is what the model writes; a JSON mode would need constrained decoding, which this service does not do.
+    // Refusing (rather than ignoring) lets a client fall back knowingly: the pipeline's LlmEndpoint retries once
+    // without the schema and parses the free text.
+    private static void CheckResponseFormat(JsonElement? format)
+    {
+        if (format is not { } f || f.ValueKind == JsonValueKind.Null) return;
+        var type = f.ValueKind == JsonValueKind.Object && f.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        switch (type)
+        {
+            case "text":
+                return;
+            case "json_object" or "json_schema":
+                throw new InferenceRequestException(StatusCodes.Status400BadRequest,
+                    $"response_format type '{type}' is not supported: this service does not constrain decoding to JSON. " +
+                    "Send response_format {\"type\": \"text\"} (or none) and parse the reply, or ask for JSON in the prompt.",
+                    "invalid_request_error", "response_format", "unsupported");
+            default:
+                throw InferenceRequestException.InvalidParameter("response_format",
+                    $"response_format must be an object with type 'text', 'json_object' or 'json_schema' (got {(type is null ? f.GetRawText() : "'" + type + "'")}).");
+        }
+    }
+
+    private static void CheckNoTools(ChatCompletionRequest r)
+    {
+        static bool Given(JsonElement? e) => e is { ValueKind: not JsonValueKind.Null };
+        static bool IsNone(JsonElement? e) => e is { ValueKind: JsonValueKind.String } s && s.GetString() == "none";
+        if (Given(r.Tools) && !(r.Tools!.Value.ValueKind == JsonValueKind.Array && r.Tools.Value.GetArrayLength() == 0))
+            throw Unsupported("tools", "Tool calling is not supported by this service: send the request without 'tools'.");
+        if (Given(r.ToolChoice) && !IsNone(r.ToolChoice))
+            throw Unsupported("tool_choice", "Tool calling is not supported by this service: tool_choice may only be 'none'.");
+        if (Given(r.Functions) && !(r.Functions!.Value.ValueKind == JsonValueKind.Array && r.Functions.Value.GetArrayLength() == 0))
+            throw Unsupported("functions", "Function calling is not supported by this service: send the request without 'functions'.");
+        if (Given(r.FunctionCall) && !IsNone(r.FunctionCall))
+            throw Unsupported("function_call", "Function calling is not supported by this service: function_call may only be 'none'.");
+    }
+
+    private static InferenceRequestException Unsupported(string param, string message) =>
+        new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, "unsupported");
 
     private static string ContentText(JsonElement? content, int index)
     {

@@ -27,7 +27,35 @@ public sealed class ChatCompletionRequest
     /// whole generated text as <c>content</c>.
     /// </summary>
     public string? ReasoningFormat { get; set; }
+
+    /// <summary>Return the log-probability of every generated token (<c>choices[].logprobs.content</c>).</summary>
+    public bool? Logprobs { get; set; }
+
+    /// <summary>0-20 most likely alternatives per token; needs <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; set; }
+
+    /// <summary><c>{"type": "text"}</c> is accepted; <c>json_object</c> and <c>json_schema</c> are refused (no constrained decoding).</summary>
+    public JsonElement? ResponseFormat { get; set; }
+
+    /// <summary>Tool calling is not supported: any tool is refused.</summary>
+    public JsonElement? Tools { get; set; }
+
+    public JsonElement? ToolChoice { get; set; }
+
+    public JsonElement? Functions { get; set; }
+
+    public JsonElement? FunctionCall { get; set; }
 }
+
+/// <summary>OpenAI's <c>choices[].logprobs</c>.</summary>
+public sealed record LogprobsDto(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IReadOnlyList<TokenLogprobDto>? Content,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IReadOnlyList<TokenLogprobDto>? Refusal);
+
+/// <summary>One generated token: its text, raw log-probability (log_softmax at T = 1), UTF-8 bytes and the top alternatives.</summary>
+public sealed record TokenLogprobDto(string Token, float Logprob, int[] Bytes, IReadOnlyList<TopLogprobDto> TopLogprobs);
+
+public sealed record TopLogprobDto(string Token, float Logprob, int[] Bytes);
 
 public sealed class StreamOptionsDto
 {

@@ -8,11 +8,14 @@ using Microsoft.Extensions.Options;
 namespace HuatuoAspire.Inference.Scheduling;
 
 /// <summary>
-/// The one owner of the served model. Requests wait in a bounded FIFO queue; before every decode step, waiting
-/// requests join the running batch (their prompt is prefilled) while it has room, so a new request starts while
-/// others are mid-generation (continuous batching at the token step). Every running sequence gets one token per
-/// step, finished and cancelled ones leave at once, and admission is strictly first come, first served, so no
-/// request starves. A model switch stops admission, lets the running batch finish, swaps, then admits again.
+/// The one owner of the served model. Requests wait in a bounded FIFO queue; before every step, waiting requests join
+/// the running batch while it has room, so a new request starts while others are mid-generation (continuous batching
+/// at the token step). A step decodes one token for every running sequence and prefills the prompts that joined, all
+/// of them together in one forward pass, up to <see cref="InferenceOptions.PrefillTokenBudget"/> tokens (chunked
+/// prefill: a long prompt goes over several steps, and running streams get a token every step meanwhile); a prompt's
+/// first token comes from the step that finishes its prefill. Finished and cancelled sequences leave at once, and
+/// admission and prefill are strictly first come, first served, so no request starves. A model switch stops
+/// admission, lets the running batch finish, swaps, then admits again.
 /// </summary>
 public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
 {
@@ -46,6 +49,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
         _logger = logger;
         _initialModel = initialModel;
         if (_options.MaxBatchSize < 1) throw new ArgumentException($"Inference:MaxBatchSize must be at least 1 (it is {_options.MaxBatchSize}).");
+        if (_options.PrefillTokenBudget < 1) throw new ArgumentException($"Inference:PrefillTokenBudget must be at least 1 (it is {_options.PrefillTokenBudget}).");
         if (_options.MaxQueue < 0) throw new ArgumentException($"Inference:MaxQueue must be 0 or more (it is {_options.MaxQueue}).");
         // The queue's bound is the counter in Submit, which also forgets requests whose client left while waiting;
         // the channel keeps their entries until the admission loop skips them.
@@ -224,7 +228,6 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
         var capacity = Math.Min(_options.MaxBatchSize, model.Decoder.MaxBatchSize);
         while (_running.Count < capacity && _queue.Reader.TryRead(out var job))
         {
-            SlotToken first;
             job.LeaveQueue();
             if (job.Cancellation.IsCancellationRequested)
             {
@@ -235,20 +238,15 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
             {
                 // Queued before a switch: its prompt was tokenized for the old model.
                 if (!ReferenceEquals(job.Model, model)) job.PrepareFor(model);
-                using var activity = Activity.StartActivity("inference.prefill");
-                activity?.SetTag("prompt_tokens", job.PromptIds.Count);
-                first = model.Decoder.AddSequence(job.PromptIds, job.Request.Sampling);
+                job.Slot = model.Decoder.Join(job.PromptIds, job.Request.Sampling);
             }
             catch (Exception e)
             {
                 job.Abandon(e);
                 continue;
             }
-            job.Slot = first.Slot;
             job.Publish(new Admitted(model.Id, job.PromptIds.Count));
             _running.Add(job);
-            // The first token comes out of the prefill: the client sees it now, not one batch step later.
-            Deliver(model.Decoder, job, first);
         }
         Volatile.Write(ref _runningCount, _running.Count);
     }
@@ -259,7 +257,9 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
         IReadOnlyList<SlotToken> tokens;
         try
         {
-            tokens = decoder.Step();
+            using var activity = Activity.StartActivity("inference.step");
+            activity?.SetTag("batch_size", _running.Count);
+            tokens = decoder.Step(_options.PrefillTokenBudget);
         }
         catch (Exception e)
         {
@@ -287,7 +287,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
 
     private void Deliver(IBatchDecoder decoder, GenerationJob job, SlotToken token)
     {
-        var finished = job.Accept(token.TokenId);
+        var finished = job.Accept(token);
         if (token.SlotReleased && !finished)
         {
             job.EndForLength();

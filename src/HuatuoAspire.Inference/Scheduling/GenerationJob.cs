@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using HuatuoAspire.Inference.Contracts;
 using HuatuoAspire.Inference.Serving;
+using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
@@ -12,7 +13,8 @@ public abstract record GenerationEvent;
 /// <summary>The request joined the running batch (its prompt is prefilled).</summary>
 public sealed record Admitted(string ModelId, int PromptTokens) : GenerationEvent;
 
-public sealed record TextDelta(string Text) : GenerationEvent;
+/// <summary>New text; with logprobs asked for, <paramref name="Logprobs"/> has one entry per token consumed since the last delta.</summary>
+public sealed record TextDelta(string Text, IReadOnlyList<TokenLogprobDto>? Logprobs = null) : GenerationEvent;
 
 /// <summary><paramref name="Reason"/>: "stop" (EOS token or a stop string) or "length" (max tokens or the context is full).</summary>
 public sealed record Finished(string Reason, int PromptTokens, int CompletionTokens) : GenerationEvent;
@@ -25,7 +27,8 @@ public sealed record GenerationRequest(
     IReadOnlyList<ChatMessage> Messages,
     int? MaxTokens,
     IReadOnlyList<string> Stop,
-    SamplingSettings Sampling);
+    SamplingSettings Sampling,
+    bool Logprobs = false);
 
 /// <summary>
 /// One request's life in the scheduler. The scheduler thread alone touches its decoding state; the request
@@ -39,6 +42,7 @@ public sealed class GenerationJob
     private TextStreamDecoder? _decoder;
     private string _pendingText = "";
     private IReadOnlySet<int> _eos = new HashSet<int>();
+    private List<TokenLogprobDto>? _pendingLogprobs;
 
     public GenerationJob(GenerationRequest request, CancellationToken cancellation)
     {
@@ -88,6 +92,7 @@ public sealed class GenerationJob
         _eos = model.Tokenizer.EosTokenIds;
         _decoder = model.Tokenizer.CreateStreamDecoder(skipSpecialTokens: true);
         _pendingText = "";
+        _pendingLogprobs = Request.Logprobs ? [] : null;
         CompletionTokens = 0;
     }
 
@@ -111,14 +116,16 @@ public sealed class GenerationJob
     }
 
     /// <summary>Takes the token the last step produced; returns true when the job has finished.</summary>
-    internal bool Accept(int tokenId)
+    internal bool Accept(SlotToken token)
     {
+        var tokenId = token.TokenId;
         CompletionTokens++;
         if (_eos.Contains(tokenId))
         {
             Complete("stop", flushDecoder: true);
             return true;
         }
+        _pendingLogprobs?.Add(Logprob(Model!.Tokenizer, tokenId, token.Logprob, token.TopLogprobs));
         _pendingText += _decoder!.Push(tokenId);
         if (ReleaseText()) return true;
         if (CompletionTokens >= MaxTokens || PromptIds.Count + CompletionTokens >= Model!.ContextLength)
@@ -159,7 +166,7 @@ public sealed class GenerationJob
         }
         if (first >= 0)
         {
-            Emit(_pendingText[..first]);
+            Emit(_pendingText[..first], final: true);
             _pendingText = "";
             Complete("stop", flushDecoder: false);
             return true;
@@ -185,7 +192,7 @@ public sealed class GenerationJob
     {
         if (flushDecoder)
         {
-            Emit(_pendingText + _decoder!.Flush());
+            Emit(_pendingText + _decoder!.Flush(), final: true);
             _pendingText = "";
         }
         IsDone = true;
@@ -193,8 +200,23 @@ public sealed class GenerationJob
         _events.Writer.TryComplete();
     }
 
-    private void Emit(string text)
+    // Logprob entries travel with the text they produced; those of held-back bytes wait for the next delta.
+    private void Emit(string text, bool final = false)
     {
-        if (text.Length > 0) _events.Writer.TryWrite(new TextDelta(text));
+        var logprobs = _pendingLogprobs is { Count: > 0 } pending && (text.Length > 0 || final) ? pending.ToArray() : null;
+        if (text.Length == 0 && logprobs is null) return;
+        _pendingLogprobs?.Clear();
+        _events.Writer.TryWrite(new TextDelta(text, logprobs));
+    }
+
+    private static TokenLogprobDto Logprob(HfTokenizer tokenizer, int tokenId, float logprob, TokenLogprob[]? top)
+    {
+        var bytes = tokenizer.TokenBytes(tokenId);
+        var alternatives = top?.Select(t =>
+        {
+            var b = tokenizer.TokenBytes(t.TokenId);
+            return new TopLogprobDto(System.Text.Encoding.UTF8.GetString(b), t.Logprob, b.Select(x => (int)x).ToArray());
+        }).ToArray() ?? [];
+        return new TokenLogprobDto(System.Text.Encoding.UTF8.GetString(bytes), logprob, bytes.Select(x => (int)x).ToArray(), alternatives);
     }
 }

@@ -56,26 +56,27 @@ public sealed class EngineBatchDecoder(CausalLanguageModel model, BatchedDecoder
 {
     public int MaxBatchSize => decoder.Capacity;
 
-    public SlotToken AddSequence(IReadOnlyList<int> promptIds, SamplingSettings sampling)
+    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling)
     {
         var options = new SamplingOptions
         {
             Temperature = sampling.Temperature,
             TopP = sampling.TopP,
             Seed = sampling.Seed is { } seed ? unchecked((int)seed) : null,
+            TopLogprobs = sampling.TopLogprobs,
             // The scheduler enforces max_tokens and stop strings; the engine only has to stop at the cache's end.
             MaxNewTokens = decoder.MaxLength,
         };
-        var first = decoder.Add(promptIds, options);
-        return ToSlotToken(first);
+        return checked((int)decoder.Join(promptIds, options));
     }
 
-    public IReadOnlyList<SlotToken> Step() => decoder.Step().Select(ToSlotToken).ToList();
+    public IReadOnlyList<SlotToken> Step(int prefillTokenBudget) => decoder.Step(prefillTokenBudget).Select(ToSlotToken).ToList();
 
     public void Remove(int slot) => decoder.Remove(slot);
 
     // The engine drops a finished sequence from its batch by itself.
-    private static SlotToken ToSlotToken(DecodedToken t) => new(checked((int)t.SequenceId), t.Token.TokenId, t.Finished);
+    private static SlotToken ToSlotToken(DecodedToken t) =>
+        new(checked((int)t.SequenceId), t.Token.TokenId, t.Finished, t.Token.RawLogProb, t.TopLogprobs);
 
     public void Dispose()
     {

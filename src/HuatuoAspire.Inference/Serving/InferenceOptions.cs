@@ -13,6 +13,17 @@ public sealed class InferenceOptions
 
     public int MaxBatchSize { get; set; } = 8;
 
+    /// <summary>
+    /// Prompt tokens prefilled per scheduler step at most (chunked prefill): the waiting prompts of a step are prefilled
+    /// together in one forward pass up to this many tokens, a longer prompt continues in the next step, and every step
+    /// also decodes one token for each running stream, so newcomers never stall running streams for a whole prompt.
+    /// On CPU prefill is compute-bound, so packing more prompts into one pass saves little and makes the first in line
+    /// wait for the others: a budget of about two prompts keeps first tokens in arrival order and bounds the stall a
+    /// running stream sees to one such pass. On a GPU, where one pass over many prompts costs about as much as one
+    /// over a single prompt, raise it (2048-8192).
+    /// </summary>
+    public int PrefillTokenBudget { get; set; } = 256;
+
     /// <summary>Requests waiting for a batch slot beyond this many are refused with 429.</summary>
     public int MaxQueue { get; set; } = 64;
 

@@ -15,6 +15,8 @@ public sealed record SamplingOptions
     public IReadOnlySet<int>? StopTokenIds { get; init; }
     /// <summary>Strings that end the sequence; the text is cut before them (handled where text is decoded).</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
+    /// <summary>How many most likely alternatives (with raw log-probabilities) to report per generated token; 0 = none.</summary>
+    public int TopLogprobs { get; init; }
 
     public static SamplingOptions Greedy(int maxNewTokens) => new() { Temperature = 0, MaxNewTokens = maxNewTokens };
 
@@ -23,6 +25,7 @@ public sealed record SamplingOptions
         if (Temperature < 0 || double.IsNaN(Temperature)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be >= 0.");
         if (TopP is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top_p must be in (0, 1].");
         if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top_k must be >= 0 (0 = off).");
+        if (TopLogprobs < 0) throw new ArgumentOutOfRangeException(nameof(TopLogprobs), TopLogprobs, "top_logprobs must be >= 0.");
         if (MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNewTokens), MaxNewTokens, "max_new_tokens must be >= 1.");
     }
 }

@@ -228,6 +228,25 @@ public sealed class HfTokenizer
     /// <summary>The vocabulary entry of <paramref name="id"/> (byte-level spelling, e.g. "Ġthe"), or null when no token has that id.</summary>
     public string? IdToToken(int id) => _idToToken.GetValueOrDefault(id);
 
+    /// <summary>
+    /// The bytes a token stands for: the UTF-8 of an added token's content, or a byte-level token's bytes (which may be
+    /// part of a character). Throws when no token has that id.
+    /// </summary>
+    public byte[] TokenBytes(int id)
+    {
+        if (AddedTokenOf(id) is { } added) return Encoding.UTF8.GetBytes(added.Content);
+        var token = IdToToken(id) ?? throw new ArgumentOutOfRangeException(nameof(id), id, "No token has this id.");
+        var bytes = new byte[token.Length];
+        var count = 0;
+        foreach (var c in token)
+        {
+            if (!ByteLevelAlphabet.TryCharToByte(c, out var b))
+                throw new InvalidDataException($"Token {id} '{token}' contains '{c}', which is not a byte-level character.");
+            bytes[count++] = b;
+        }
+        return bytes[..count];
+    }
+
     internal AddedToken? AddedTokenOf(int id) => _addedById.GetValueOrDefault(id);
 
     private void EncodeOrdinaryText(string text, List<int> ids, List<string> pieces)
