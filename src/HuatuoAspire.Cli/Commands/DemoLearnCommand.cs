@@ -30,6 +30,8 @@ public static class DemoLearnCommand
         var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 5e-5 };
         var kinds = new Option<string>("--kinds") { Description = $"Task kinds, comma-separated, from {string.Join(", ", MedicalCalculationTasks.Kinds)} (default: the three a ~1M-parameter model can learn to some degree in minutes).", DefaultValueFactory = _ => "convert,dose,infusion" };
         var rollouts = new Option<int>("--rollout-batch-size") { Description = "Prompts per PPO iteration.", DefaultValueFactory = _ => 8 };
+        var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per PPO optimizer step.", DefaultValueFactory = _ => 8 };
+        var ppoEpochs = new Option<int>("--ppo-epochs") { Description = "Passes over each rollout batch.", DefaultValueFactory = _ => 4 };
         var gaeLambda = new Option<double>("--gae-lambda") { Description = "GAE λ for PPO (the paper's 0.95 by default).", DefaultValueFactory = _ => new PpoOptions().Lambda };
         var samplesPerPrompt = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt in PPO.", DefaultValueFactory = _ => 4 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
@@ -37,7 +39,7 @@ public static class DemoLearnCommand
         var sftModel = new Option<string?>("--sft-model") { Description = "Skip SFT (and the initial model's row) and start PPO from this SFT model folder (e.g. DIR/sft/model of an earlier run with the same seed and counts)." };
         var command = new Command("learn", "End-to-end on CPU: SFT lowers held-out loss, PPO raises held-out accuracy and reward; prints a before/after table.")
         {
-            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, samplesPerPrompt, gaeLambda, seed, kinds, evalSamples, sftModel,
+            output, preset, trainCount, heldOutCount, sftEpochs, sftLr, ppoSteps, ppoLr, rollouts, samplesPerPrompt, miniBatch, ppoEpochs, gaeLambda, seed, kinds, evalSamples, sftModel,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -129,8 +131,8 @@ public static class DemoLearnCommand
             var ppoRecords = TrainingDataFile.ReadPpo(ppoFile).Take(steps * rolloutBatch).ToList();
             var ppo = new PpoTrainer(new PpoOptions
             {
-                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, SamplesPerPrompt = parse.GetValue(samplesPerPrompt), Lambda = parse.GetValue(gaeLambda), MiniBatchSize = 8,
-                PpoEpochs = 4, Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
+                LearningRate = parse.GetValue(ppoLr), ValueLearningRate = 1e-4, RolloutBatchSize = rolloutBatch, SamplesPerPrompt = parse.GetValue(samplesPerPrompt), Lambda = parse.GetValue(gaeLambda), MiniBatchSize = parse.GetValue(miniBatch),
+                PpoEpochs = parse.GetValue(ppoEpochs), Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
             }, reward);
             var ppoResult = default(PpoResult)!;
             await TrainCommand.WithProgress("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftModelDir, sftModelDir,
