@@ -7,6 +7,12 @@ public static class Program
 {
     public static Task<int> Main(string[] args)
     {
+        // Decode-heavy commands: libtorch's OpenMP threads wait passively so the decode kernel's workers get the cores
+        // (must happen before libtorch loads; see OpenMpWaitPolicy for the figures).
+        if (args is ["serve" or "up" or "generate" or "chat", ..] or ["bench", "generate" or "serve", ..])
+        {
+            HuatuoAspire.Model.OpenMpWaitPolicy.PreferPassive();
+        }
         var root = new RootCommand("huatuo: the HuatuoAspire command line (medical reasoning pipeline, training, serving).");
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());

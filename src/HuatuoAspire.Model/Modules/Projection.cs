@@ -85,6 +85,13 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     /// </summary>
     public static bool KernelEnabled { get; set; } = Environment.GetEnvironmentVariable("HUATUO_MATVEC_KERNEL") != "0";
 
+    /// <summary>
+    /// Workers the decode kernel splits a product over (default: libtorch's thread count;
+    /// <c>HUATUO_MATVEC_THREADS</c> overrides it).
+    /// </summary>
+    public static int? KernelThreads { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("HUATUO_MATVEC_THREADS"), out var n) && n > 0 ? n : null;
+
     private static bool CanUseKernel(Tensor x, Tensor weight, Tensor? bias, out int rows)
     {
         rows = 0;
@@ -108,7 +115,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         shape[^1] = weight.shape[0];
         var y = empty(shape, dtype: ScalarType.Float32, device: CPU);
         MatVec.Multiply(Data(x), Data(weight), bias is null ? null : Data(bias), Data(y), rows, (int)weight.shape[1], (int)weight.shape[0],
-            get_num_threads());
+            KernelThreads ?? get_num_threads());
         return y;
     }
 
