@@ -13,7 +13,7 @@ namespace HuatuoAspire.Model.Modules;
 public static unsafe class MatVec
 {
     /// <summary>The most input rows one pass handles; more rows go to the general matrix product.</summary>
-    public const int MaxRows = 8;
+    public const int MaxRows = 16;
 
     /// <summary>Whether this machine runs the vector kernel (256-bit vectors); elsewhere callers use the library product.</summary>
     public static bool IsAccelerated => Vector256.IsHardwareAccelerated;

@@ -6,7 +6,7 @@ namespace HuatuoAspire.Model.Tests.Engine;
 
 /// <summary>
 /// The CPU decode kernel of <see cref="Projection"/> computes what <c>F.linear</c> computes, on awkward shapes, one to
-/// eight rows, with and without bias and workers, and steps aside whenever it must (gradients, many rows, strides).
+/// sixteen rows, with and without bias and workers, and steps aside whenever it must (gradients, many rows, strides).
 /// </summary>
 public sealed class ProjectionKernelTests
 {
@@ -27,6 +27,8 @@ public sealed class ProjectionKernelTests
     [InlineData(8, 515, 1031, true, 2)]
     [InlineData(8, 515, 1031, false, 3)]
     [InlineData(1, 1024, 2051, false, 2)]
+    [InlineData(13, 515, 263, true, 2)]
+    [InlineData(16, 96, 1031, false, 2)]
     [InlineData(4, 3, 1, true, 1)]
     public void TheKernelEqualsFLinear(int rows, int inFeatures, int outFeatures, bool bias, int threads)
     {
@@ -78,7 +80,7 @@ public sealed class ProjectionKernelTests
             Assert.False(projection.LastCallUsedKernel);
             AssertClose(F.linear(strided, projection.weight, projection.bias), y);
 
-            var many = randn(2, 5, 24); // 10 rows
+            var many = randn(3, 6, 24); // 18 rows: more than MatVec.MaxRows
             projection.forward(many);
             Assert.False(projection.LastCallUsedKernel);
 
