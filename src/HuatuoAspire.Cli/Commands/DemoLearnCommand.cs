@@ -26,12 +26,12 @@ public static class DemoLearnCommand
         var heldOutCount = new Option<int>("--held-out-count") { DefaultValueFactory = _ => 64 };
         var sftEpochs = new Option<int>("--sft-epochs") { DefaultValueFactory = _ => 5 };
         var sftLr = new Option<double>("--sft-lr") { DefaultValueFactory = _ => 3e-3 };
-        var ppoSteps = new Option<int>("--ppo-steps") { Description = "PPO iterations.", DefaultValueFactory = _ => 40 };
-        var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 5e-5 };
+        var ppoSteps = new Option<int>("--ppo-steps") { Description = "PPO iterations.", DefaultValueFactory = _ => 20 };
+        var ppoLr = new Option<double>("--ppo-lr") { DefaultValueFactory = _ => 2e-5 };
         var kinds = new Option<string>("--kinds") { Description = $"Task kinds, comma-separated, from {string.Join(", ", MedicalCalculationTasks.Kinds)} (default: the three a ~1M-parameter model can learn to some degree in minutes).", DefaultValueFactory = _ => "convert,dose,infusion" };
-        var rollouts = new Option<int>("--rollout-batch-size") { Description = "Prompts per PPO iteration.", DefaultValueFactory = _ => 8 };
-        var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per PPO optimizer step.", DefaultValueFactory = _ => 8 };
-        var ppoEpochs = new Option<int>("--ppo-epochs") { Description = "Passes over each rollout batch.", DefaultValueFactory = _ => 4 };
+        var rollouts = new Option<int>("--rollout-batch-size") { Description = "Prompts per PPO iteration.", DefaultValueFactory = _ => 16 };
+        var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per PPO optimizer step.", DefaultValueFactory = _ => 32 };
+        var ppoEpochs = new Option<int>("--ppo-epochs") { Description = "Passes over each rollout batch.", DefaultValueFactory = _ => 2 };
         var gaeLambda = new Option<double>("--gae-lambda") { Description = "GAE λ for PPO (the paper's 0.95 by default).", DefaultValueFactory = _ => new PpoOptions().Lambda };
         var samplesPerPrompt = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt in PPO.", DefaultValueFactory = _ => 4 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
