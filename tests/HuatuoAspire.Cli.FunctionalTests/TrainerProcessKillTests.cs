@@ -37,15 +37,7 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
     public async Task ATrainerKilledMidRunIsRestartedAndTheRunResumesFromItsLastCheckpointOnTheSameLossCurve()
     {
         var dir = Directory.CreateTempSubdirectory("huatuo-trainer-kill-").FullName;
-        var model = Path.Combine(dir, "model");
-        using (ModelPresets.Create(model, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 9)) { }
-        var data = Path.Combine(dir, "sft.jsonl");
-        await File.WriteAllLinesAsync(data, Enumerable.Range(1, 16).Select(i => JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["Question"] = $"What is {i} + {i}?",
-            ["Complex_CoT"] = $"Adding {i} to itself gives {2 * i}.",
-            ["Response"] = $"{2 * i}",
-        })));
+        var (model, data) = await TinySftRun.WriteAsync(dir, examples: 16, seed: 9);
         var options = new SftOptions
         {
             Epochs = 1, BatchSize = 2, MicroBatchSize = 1, MaxSeqLen = 128, SaveEvery = 3, LearningRate = 1e-3, Seed = 13,

@@ -19,15 +19,7 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
     public async Task AnSftRunQueuedThroughTheApiTrainsRecordsMetricsAndUploadsCheckpoints()
     {
         var dir = Directory.CreateTempSubdirectory("huatuo-training-api-").FullName;
-        var model = Path.Combine(dir, "model");
-        using (ModelPresets.Create(model, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 3)) { }
-        var data = Path.Combine(dir, "sft.jsonl");
-        await File.WriteAllLinesAsync(data, Enumerable.Range(1, 8).Select(i => JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["Question"] = $"What is {i} + {i}?",
-            ["Complex_CoT"] = $"Adding {i} to itself gives {2 * i}.",
-            ["Response"] = $"{2 * i}",
-        })));
+        var (model, data) = await TinySftRun.WriteAsync(dir, examples: 8, seed: 3);
 
         var port = FreePort.Pick();
         await using var app = await AllInOneHost.CreateAsync(
