@@ -38,7 +38,9 @@ done
 # Name what failed right above the totals, so the end of the log says it.
 for trx in "$results"/*.trx; do
   [[ -f "$trx" ]] || continue
-  grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/FAILED: \1/p'
+  # The test's name, then the first line of its failure message.
+  awk '/<UnitTestResult [^>]*outcome="Failed"/ { match($0, /testName="[^"]*"/); print "FAILED: " substr($0, RSTART + 10, RLENGTH - 11); want = 1 }
+       want && /<Message>/ { sub(/.*<Message>/, ""); sub(/<\/Message>.*/, ""); print "  " substr($0, 1, 300); want = 0 }' "$trx"
 done
 for name in "${crashed[@]}"; do echo "exit code not 0: $name"; done
 # A test project that crashed without writing its results counts as one failure.
