@@ -20,29 +20,30 @@ public sealed class ContinuousBatchingTests : IDisposable
     [Fact]
     public async Task WaitingRequestsAreAdmittedFirstComeFirstServed()
     {
-        // Completion order is observed by the clients, so consecutive completions are kept ≥ 13 steps × 25 ms apart:
-        // a busy machine delaying one client's continuation must not pass for unfair admission.
-        await using var server = await InferenceServer.StartAsync(_folders.Create("m"), maxBatchSize: 1, stepDelay: TimeSpan.FromMilliseconds(25));
-        var running = server.PostChatAsync(Chat("first", 40));
-        while (server.Scheduler.RunningCount == 0) await Task.Delay(2);
-        var finished = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        var waiting = new List<Task>();
-        for (var i = 0; i < 4; i++)
+        // The order is read where it is decided, the decoder's admissions, and the steps are held while the requests
+        // line up: client-side completion order and a running request's remaining steps both depend on machine load.
+        await using var server = await InferenceServer.StartAsync(_folders.Create("m"), maxBatchSize: 1, stepDelay: TimeSpan.FromMilliseconds(5));
+        Task<(int Status, JsonNode Body)> running;
+        var waiting = new List<Task<(int Status, JsonNode Body)>>();
+        using (server.Decoder.HoldSteps())
         {
-            var index = i;
-            // Each waits in the queue before the next is sent, so arrival order is known.
-            var queuedBefore = server.Scheduler.QueuedCount;
-            waiting.Add(Task.Run(async () =>
+            running = server.PostChatAsync(Chat("first", 40));
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
+            for (var i = 0; i < 4; i++)
             {
-                await server.PostChatAsync(Chat($"waiting {index}", 3 + 5 * (3 - index)));
-                finished.Enqueue(index);
-            }));
-            while (server.Scheduler.QueuedCount == queuedBefore) await Task.Delay(2);
+                // Each waits in the queue before the next is sent, so arrival order is known.
+                var queuedBefore = server.Scheduler.QueuedCount;
+                waiting.Add(server.PostChatAsync(Chat($"waiting {i}", 3 + 5 * (3 - i))));
+                await WaitUntilAsync(() => server.Scheduler.QueuedCount > queuedBefore, $"request {i} was not queued");
+            }
         }
-        await running;
-        await Task.WhenAll(waiting);
+        Assert.Equal(200, (await running).Status);
+        Assert.All(await Task.WhenAll(waiting), r => Assert.Equal(200, r.Status));
         // With one slot, shorter later requests still wait for every earlier one.
-        Assert.Equal([0, 1, 2, 3], finished.ToArray());
+        var admitted = server.Decoder.Joined.ToArray();
+        Assert.Equal(5, admitted.Length);
+        Assert.Contains("first", admitted[0]);
+        for (var i = 0; i < 4; i++) Assert.Contains($"waiting {i}", admitted[i + 1]);
     }
 
     [Fact]
@@ -50,21 +51,26 @@ public sealed class ContinuousBatchingTests : IDisposable
     {
         await using var server = await InferenceServer.StartAsync(_folders.Create("m"), maxBatchSize: 1, maxQueue: 1,
             stepDelay: TimeSpan.FromMilliseconds(10));
-        var running = server.PostChatAsync(Chat("first", 60));
-        while (server.Scheduler.RunningCount == 0) await Task.Delay(5);
-        var queued = server.PostChatAsync(Chat("second", 3));
-        while (server.Scheduler.QueuedCount == 0) await Task.Delay(5);
-
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        Task<(int Status, JsonNode Body)> running, queued;
+        using (server.Decoder.HoldSteps())
         {
-            Content = System.Net.Http.Json.JsonContent.Create(Chat("third", 3)),
-        };
-        using var refused = await server.Http.SendAsync(request);
-        Assert.Equal(429, (int)refused.StatusCode);
-        Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
-        var error = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!;
-        Assert.Equal("queue_full", error["code"]!.GetValue<string>());
-        Assert.Equal("rate_limit_exceeded", error["type"]!.GetValue<string>());
+            // Held, the first request keeps the only slot and the second keeps the only queue place until the third is refused.
+            running = server.PostChatAsync(Chat("first", 60));
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
+            queued = server.PostChatAsync(Chat("second", 3));
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request was not queued");
+
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(Chat("third", 3)),
+            };
+            using var refused = await server.Http.SendAsync(request);
+            Assert.Equal(429, (int)refused.StatusCode);
+            Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+            var error = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!;
+            Assert.Equal("queue_full", error["code"]!.GetValue<string>());
+            Assert.Equal("rate_limit_exceeded", error["type"]!.GetValue<string>());
+        }
 
         // Nothing queued was lost.
         Assert.Equal(200, (await running).Status);
@@ -76,23 +82,27 @@ public sealed class ContinuousBatchingTests : IDisposable
     {
         await using var server = await InferenceServer.StartAsync(_folders.Create("m"), maxBatchSize: 1, maxQueue: 1,
             stepDelay: TimeSpan.FromMilliseconds(10));
-        var running = server.PostChatAsync(Chat("first", 80));
-        while (server.Scheduler.RunningCount == 0) await Task.Delay(5);
-
-        using (var leaving = new CancellationTokenSource())
+        Task<(int Status, JsonNode Body)> running, third;
+        using (server.Decoder.HoldSteps())
         {
-            var gone = server.Http.PostAsync("/v1/chat/completions", System.Net.Http.Json.JsonContent.Create(Chat("second", 3)), leaving.Token);
-            while (server.Scheduler.QueuedCount == 0) await Task.Delay(5);
-            await leaving.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
-        }
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (server.Scheduler.QueuedCount > 0 && DateTime.UtcNow < deadline) await Task.Delay(5);
-        Assert.Equal(0, server.Scheduler.QueuedCount);
+            running = server.PostChatAsync(Chat("first", 80));
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
 
-        // The place is free while the first request still runs: the next client is queued, not refused.
-        var (status, _) = await server.PostChatAsync(Chat("third", 3));
-        Assert.Equal(200, status);
+            using (var leaving = new CancellationTokenSource())
+            {
+                var gone = server.Http.PostAsync("/v1/chat/completions", System.Net.Http.Json.JsonContent.Create(Chat("second", 3)), leaving.Token);
+                await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request was not queued");
+                await leaving.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
+            }
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 0, "the request that left still holds its queue place");
+
+            // The place is free while the first request still runs (its steps are held): the next client is queued, not refused.
+            third = server.PostChatAsync(Chat("third", 3));
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1 || third.IsCompleted, "the third request was neither queued nor answered");
+            Assert.Equal(1, server.Scheduler.RunningCount);
+        }
+        Assert.Equal(200, (await third).Status);
         Assert.Equal(200, (await running).Status);
     }
 
@@ -104,10 +114,20 @@ public sealed class ContinuousBatchingTests : IDisposable
         var first = server.Decoder;
         var soloA = Content((await server.PostChatAsync(Chat("in flight", 40))).Body);
 
-        var inFlight = server.PostChatAsync(Chat("in flight", 40));
-        while (server.Scheduler.RunningCount == 0) await Task.Delay(5);
-        using var switched = await server.Http.PostAsync("/admin/inference/model", System.Net.Http.Json.JsonContent.Create(
-            new { path = _folders.Create("b", replyB), model_id = "model-b" }));
+        Task<(int Status, JsonNode Body)> inFlight;
+        Task<HttpResponseMessage> switching;
+        using (first.HoldSteps())
+        {
+            // Held, the request is still running on model A when the switch arrives, however slow the machine.
+            inFlight = server.PostChatAsync(Chat("in flight", 40));
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the in-flight request did not start");
+            switching = server.Http.PostAsync("/admin/inference/model", System.Net.Http.Json.JsonContent.Create(
+                new { path = _folders.Create("b", replyB), model_id = "model-b" }));
+            var loader = (HashChainModelLoader)server.Loader;
+            await WaitUntilAsync(() => { lock (loader.Decoders) return loader.Decoders.Count == 2; }, "model B was not loaded");
+            Assert.False(first.Disposed);
+        }
+        using var switched = await switching;
         Assert.Equal(200, (int)switched.StatusCode);
 
         // The request that was running when the switch came finished on model A, untouched.
@@ -126,6 +146,13 @@ public sealed class ContinuousBatchingTests : IDisposable
         using var missing = await server.Http.PostAsync("/admin/inference/model", System.Net.Http.Json.JsonContent.Create(new { path = "/no/such/folder" }));
         Assert.Equal(400, (int)missing.StatusCode);
         Assert.Contains("/no/such/folder", await missing.Content.ReadAsStringAsync());
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition() && DateTime.UtcNow < deadline) await Task.Delay(5);
+        Assert.True(condition(), failure + " within 15 s");
     }
 
     public void Dispose() => _folders.Dispose();

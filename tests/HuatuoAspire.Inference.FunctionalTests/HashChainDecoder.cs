@@ -17,6 +17,7 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
     private readonly int[] _candidates = "abcdefghijklmnopqrstuvwxyz .,"
         .Select(c => tokenizer.Encode(c.ToString(), addSpecialTokens: false).Single()).Distinct().ToArray();
     private readonly Dictionary<int, Sequence> _slots = [];
+    private readonly ManualResetEventSlim _stepsAllowed = new(initialState: true);
 
     public int MaxBatchSize { get; } = maxBatchSize;
 
@@ -28,6 +29,20 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
     /// <summary>When set, the next step throws (a device error, say) and the flag clears.</summary>
     public bool FailNextStep { get; set; }
 
+    /// <summary>The prompts in the order they joined a slot (decoded, special tokens included): the admission order.</summary>
+    public ConcurrentQueue<string> Joined { get; } = new();
+
+    /// <summary>
+    /// Makes every step wait until the returned handle is disposed: what is running stays running and what arrives
+    /// stays queued (the scheduler admits only between steps) for as long as a test needs, however slow the machine.
+    /// A step waits a minute at most, so a test that forgets to let go fails instead of hanging.
+    /// </summary>
+    public IDisposable HoldSteps()
+    {
+        _stepsAllowed.Reset();
+        return new StepHold(_stepsAllowed);
+    }
+
     public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
@@ -36,6 +51,7 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
         var hash = 1469598103934665603UL;
         foreach (var id in promptIds) hash = Mix(hash, id);
         _slots[slot] = new Sequence(hash, sampling, new Random(unchecked((int)(sampling.Seed ?? Random.Shared.NextInt64()))));
+        Joined.Enqueue(tokenizer.Decode(promptIds));
         return slot;
     }
 
@@ -43,6 +59,7 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
     public IReadOnlyList<SlotToken> Step(int prefillTokenBudget)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
+        _stepsAllowed.Wait(TimeSpan.FromMinutes(1));
         if (stepDelay > TimeSpan.Zero) Thread.Sleep(stepDelay);
         if (FailNextStep)
         {
@@ -109,6 +126,11 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
         hash *= 1099511628211UL;
         hash ^= hash >> 29;
         return hash * 0xbf58476d1ce4e5b9UL;
+    }
+
+    private sealed class StepHold(ManualResetEventSlim stepsAllowed) : IDisposable
+    {
+        public void Dispose() => stepsAllowed.Set();
     }
 
     private sealed class Sequence(ulong hash, SamplingSettings sampling, Random random)

@@ -14,7 +14,17 @@ public sealed class ServingBenchmarkTests : IDisposable
         Assert.Equal("test-model", await client.FirstModelAsync(CancellationToken.None));
         var benchmark = new ServingBenchmark(client, "test-model");
 
-        var result = await benchmark.RunAsync(concurrency: 3, requestsPerClient: 2, maxTokens: 10, CancellationToken.None);
+        // Steps are held until a second client waits behind the first, so the batch of two is seen however the
+        // clients' requests are spread by a busy machine (each lasts only some 30 ms of 3 ms steps).
+        Task<ServingBenchmarkResult> run;
+        using (server.Decoder.HoldSteps())
+        {
+            run = benchmark.RunAsync(concurrency: 3, requestsPerClient: 2, maxTokens: 10, CancellationToken.None);
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (!(server.Scheduler.RunningCount == 1 && server.Scheduler.QueuedCount >= 1) && DateTime.UtcNow < deadline) await Task.Delay(5);
+            Assert.True(server.Scheduler.QueuedCount >= 1, "no second request waited behind the first within 15 s");
+        }
+        var result = await run;
 
         Assert.Equal(6, result.Requests);
         Assert.Equal(60, result.OutputTokens);
