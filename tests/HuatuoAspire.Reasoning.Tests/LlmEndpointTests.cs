@@ -52,11 +52,14 @@ public sealed class LlmEndpointTests
     [Fact]
     public async Task SlowAnswerTimesOutPerAttemptThenSucceeds()
     {
-        await using var server = await ScriptedChatServer.StartAsync([ScriptedReply.Text("late").After(TimeSpan.FromSeconds(5)), ScriptedReply.Text("on time")]);
-        using var endpoint = Scripts.Endpoint(server, o => o with { TimeoutSeconds = 0.5 });
+        // The late answer would come after 30 s: "on time" (and well under 30 s) means the first attempt was cut by its
+        // 2 s timeout. The timeout is long enough that a busy machine still gets the on-time request through; should it
+        // cut an attempt before the server saw it, the late answer is merely given to the next attempt (two retries).
+        await using var server = await ScriptedChatServer.StartAsync([ScriptedReply.Text("late").After(TimeSpan.FromSeconds(30)), ScriptedReply.Text("on time")]);
+        using var endpoint = Scripts.Endpoint(server, o => o with { TimeoutSeconds = 2 });
         var stopwatch = Stopwatch.StartNew();
         Assert.Equal("on time", (await endpoint.CompleteAsync(Ask())).Text);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"took {stopwatch.Elapsed}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"took {stopwatch.Elapsed}");
     }
 
     [Fact]
@@ -79,7 +82,16 @@ public sealed class LlmEndpointTests
     [Fact]
     public async Task ConcurrencyLimitHolds()
     {
-        await using var server = await ScriptedChatServer.StartAsync(_ => ScriptedReply.Text("ok").After(TimeSpan.FromMilliseconds(150)));
+        // The first answers wait until two requests are inside at once (15 s at most), so the limit is reached however
+        // a busy machine spreads the calls out; the later ones still come at once and would exceed a limit that does not hold.
+        var arrived = 0;
+        var twoInside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await ScriptedChatServer.StartAsync(async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref arrived) == 2) twoInside.TrySetResult();
+            await Task.WhenAny(twoInside.Task, Task.Delay(TimeSpan.FromSeconds(15), ct));
+            return ScriptedReply.Text("ok").After(TimeSpan.FromMilliseconds(150));
+        });
         using var endpoint = Scripts.Endpoint(server, o => o with { MaxConcurrency = 2 });
         await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => endpoint.CompleteAsync(Ask())));
         Assert.Equal(2, server.MaxConcurrentRequests);
@@ -149,7 +161,14 @@ public sealed class LlmEndpointTests
     {
         await using var server = await ScriptedChatServer.StartAsync(_ => ScriptedReply.Text("late").After(TimeSpan.FromSeconds(10)));
         using var endpoint = Scripts.Endpoint(server);
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => endpoint.CompleteAsync(Ask(), cancel.Token));
+        using var cancel = new CancellationTokenSource();
+        // Cancelled once the call is waiting on the server (a fixed 200 ms could fire before the request was even sent).
+        var call = endpoint.CompleteAsync(Ask(), cancel.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (server.CurrentConcurrentRequests == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(1, server.CurrentConcurrentRequests);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Single(server.Requests);
     }
 }

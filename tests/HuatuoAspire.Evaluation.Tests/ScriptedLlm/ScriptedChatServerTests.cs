@@ -294,16 +294,32 @@ public sealed class ScriptedChatServerTests
     [Fact]
     public async Task ConcurrentRequestsAreCountedAndAnswerSlotsLimitThem()
     {
-        await using var unlimited = await ScriptedChatServer.StartAsync(_ => ScriptedReply.Text("x").After(TimeSpan.FromMilliseconds(300)));
+        // Each answer waits until the expected number is being answered at once (a fixed delay let a busy machine
+        // spread the requests out so that they never overlapped); a server that cannot overlap them gives up after 15 s.
+        await using var unlimited = await ScriptedChatServer.StartAsync(AnswerOnceInside(4));
         await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => OpenAiClient(unlimited).CompleteChatAsync([new UserChatMessage("q")])));
         Assert.Equal(4, unlimited.MaxConcurrentRequests);
         Assert.Equal(4, unlimited.CompletedRequests);
 
-        await using var limited = await ScriptedChatServer.StartAsync(_ => ScriptedReply.Text("x").After(TimeSpan.FromMilliseconds(150)),
+        // Two answers are held until both are inside; the others wait for a slot however soon they arrive.
+        await using var limited = await ScriptedChatServer.StartAsync(AnswerOnceInside(2, then: TimeSpan.FromMilliseconds(150)),
             new ScriptedChatServerOptions { MaxConcurrentAnswers = 2 });
         await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => OpenAiClient(limited).CompleteChatAsync([new UserChatMessage("q")])));
         Assert.Equal(2, limited.MaxConcurrentRequests);
         Assert.Equal(6, limited.Requests.Count);
+    }
+
+    /// <summary>A responder whose answers wait (15 s at most) until <paramref name="count"/> requests have reached it at once.</summary>
+    private static Func<RecordedRequest, CancellationToken, Task<ScriptedReply>> AnswerOnceInside(int count, TimeSpan then = default)
+    {
+        var arrived = 0;
+        var allInside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return async (_, ct) =>
+        {
+            if (Interlocked.Increment(ref arrived) == count) allInside.TrySetResult();
+            await Task.WhenAny(allInside.Task, Task.Delay(TimeSpan.FromSeconds(15), ct));
+            return ScriptedReply.Text("x").After(then);
+        };
     }
 
     [Fact]
