@@ -196,11 +196,15 @@ public sealed class SearchJobsTests(PostgresFixture fixture)
         var first = client.Jobs.First().Args.ToArray();
 
         var running = jobs.SearchProblemAsync(runId, (long)first[1]!, null, CancellationToken.None);
-        await Task.Delay(300);
+        // Cancelled once the item waits on its first LLM answer (a fixed 300 ms could cancel before it asked anything).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (server.CurrentConcurrentRequests == 0 && !running.IsCompleted && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(1, server.CurrentConcurrentRequests);
         await jobs.CancelRunAsync(runId);
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         await running;
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"the item took {stopwatch.Elapsed} to stop");
+        // Well before the 30 s answer: the item stopped waiting for it.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"the item took {stopwatch.Elapsed} to stop");
         await RunRecordedJobsAsync(client, jobs); // the other items see the flag and do nothing
 
         await using var db = await dbs.CreateDbContextAsync();
