@@ -208,6 +208,36 @@ public sealed class TrainingTests
     }
 
     [Fact]
+    public async Task AValueWarmupUpdateTrainsTheValueModelAndLeavesThePolicyAlone()
+    {
+        using var tiny = new TinyModel(seed: 5);
+        using var policy = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        using var reference = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
+        using var value = SequenceScoringModel.FromPretrained(tiny.Directory, 1, ModelPlacement.Cpu);
+        var tokenizer = HfTokenizer.FromFolder(tiny.Directory);
+        var prompt = new SftExampleEncoder(tokenizer, 4096).EncodePrompt("Dose 5 mg/kg for 40 kg?").ToArray();
+        var good = tokenizer.Encode("## Thinking\n\n200\n\n## Final Response\n\n200 mg", addSpecialTokens: false).ToArray();
+        var bad = tokenizer.Encode("200 mg, no format", addSpecialTokens: false).ToArray();
+        var options = new PpoOptions { LearningRate = 1e-3, ValueLearningRate = 1e-3, PpoEpochs = 2, MiniBatchSize = 2, Temperature = 1.0, ValueWarmupIterations = 1 };
+        var trainer = new PpoTrainer(options, new HuatuoReward(new RuleVerifier()));
+        var rollouts = new[] { new Rollout(prompt, good, LogProbs(policy, prompt, good), ""), new Rollout(prompt, bad, LogProbs(policy, prompt, bad), "") };
+        var scores = new[] { await trainer.Reward.ScoreAsync(tokenizer.Decode(good), "200 mg"), await trainer.Reward.ScoreAsync(tokenizer.Decode(bad), "200 mg") };
+        var initial = policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        policy.train();
+        using var po = AdamWGroups.Create(policy.named_parameters(), options.LearningRate, 0);
+        using var vo = AdamWGroups.Create(value.named_parameters(), options.ValueLearningRate, 0);
+
+        trainer.Update(policy, reference, value, po, vo, rollouts, scores, 0, trainPolicy: false);
+        Assert.All(policy.state_dict(), kv => Assert.True(kv.Value.allclose(initial[kv.Key], 0, 0), $"{kv.Key} moved during the value warm-up"));
+        // The causal-LM checkpoint gives the value model a zero head; the warm-up update trained it toward the returns.
+        Assert.True(value.score.weight!.abs().sum().item<float>() > 0);
+
+        trainer.Update(policy, reference, value, po, vo, rollouts, scores, 0);
+        Assert.Contains(policy.state_dict(), kv => !kv.Value.allclose(initial[kv.Key], 0, 0));
+        Assert.Throws<ArgumentException>(() => (options with { ValueWarmupIterations = -1 }).Validate());
+    }
+
+    [Fact]
     public async Task PpoRunWritesMetricsAndLoadableModelFolders()
     {
         using var tiny = new TinyModel(seed: 2);

@@ -99,6 +99,7 @@ public static class TrainCommand
         var rolloutBatch = new Option<int>("--rollout-batch-size") { Description = "Prompts per iteration.", DefaultValueFactory = _ => d.RolloutBatchSize };
         var samples = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt.", DefaultValueFactory = _ => d.SamplesPerPrompt };
         var miniBatch = new Option<int>("--mini-batch-size") { DefaultValueFactory = _ => d.MiniBatchSize };
+        var valueWarmup = new Option<int>("--value-warmup") { Description = "Rollout iterations at the start in which only the value model learns.", DefaultValueFactory = _ => d.ValueWarmupIterations };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => d.Temperature };
         var maxNew = new Option<int>("--response-length") { DefaultValueFactory = _ => d.MaxNewTokens };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed };
@@ -109,7 +110,7 @@ public static class TrainCommand
         var judge = new LlmArguments("judge-", "LLM judge (with --verifier llm)");
         var command = new Command("ppo", "PPO from an SFT checkpoint with verifier rewards (1.0 correct, 0.1 wrong, 0 malformed).")
         {
-            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, temperature, maxNew, seed, saveEvery, resume, device, dtype,
+            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, valueWarmup, temperature, maxNew, seed, saveEvery, resume, device, dtype,
         };
         judge.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -132,7 +133,7 @@ public static class TrainCommand
                 {
                     LearningRate = parse.GetValue(lr), ValueLearningRate = parse.GetValue(valueLr), KlCoefficient = parse.GetValue(kl),
                     PpoEpochs = parse.GetValue(ppoEpochs), Lambda = parse.GetValue(gaeLambda), Epochs = parse.GetValue(epochs), RolloutBatchSize = parse.GetValue(rolloutBatch), SamplesPerPrompt = parse.GetValue(samples),
-                    MiniBatchSize = parse.GetValue(miniBatch), Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxNew),
+                    MiniBatchSize = parse.GetValue(miniBatch), ValueWarmupIterations = parse.GetValue(valueWarmup), Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxNew),
                     Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume), Placement = placement,
                 };
                 var trainer = new PpoTrainer(options, new HuatuoReward(answerVerifier));

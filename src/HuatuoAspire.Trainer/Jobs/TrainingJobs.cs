@@ -138,6 +138,7 @@ public sealed class TrainingJobs(
                 PpoEpochs = config.PpoEpochs,
                 RolloutBatchSize = config.RolloutBatchSize,
                 SamplesPerPrompt = config.SamplesPerPrompt,
+                ValueWarmupIterations = config.ValueWarmupIterations,
                 MiniBatchSize = config.MiniBatchSize,
                 Epochs = config.Epochs ?? defaults.Epochs,
                 Temperature = config.Temperature,

@@ -62,6 +62,7 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = PpoDefault.PpoEpochs;
     [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = PpoDefault.RolloutBatchSize;
     [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = PpoDefault.SamplesPerPrompt;
+    [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; } = PpoDefault.ValueWarmupIterations;
     [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = PpoDefault.MiniBatchSize;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = PpoDefault.Temperature;
     [JsonPropertyName("response_length")] public int ResponseLength { get; init; } = PpoDefault.MaxNewTokens;
@@ -97,6 +98,7 @@ public sealed record TrainingRunConfig
             if (!(ClipRange > 0) || !(ValueClipRange > 0)) problems.Add("clip_range and value_clip_range must be > 0.");
             if (PpoEpochs < 1) problems.Add("ppo_epochs must be >= 1.");
             if (RolloutBatchSize < 1 || MiniBatchSize < 1 || SamplesPerPrompt < 1) problems.Add("rollout_batch_size, samples_per_prompt and mini_batch_size must be >= 1.");
+            if (ValueWarmupIterations < 0) problems.Add("value_warmup_iterations must be >= 0.");
             if (!(Temperature > 0)) problems.Add("temperature must be > 0.");
             if (ResponseLength < 1) problems.Add("response_length must be >= 1.");
         }

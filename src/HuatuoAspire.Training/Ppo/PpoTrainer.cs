@@ -34,6 +34,12 @@ public sealed record PpoOptions
     /// </summary>
     public int SamplesPerPrompt { get; init; } = 1;
     public int MiniBatchSize { get; init; } = 4;
+    /// <summary>
+    /// Rollout iterations at the start in which only the value model learns and the policy stays as it is (OpenRLHF's
+    /// <c>freezing_actor_steps</c>): a value head fresh on the checkpoint makes per-token advantages of noise, and a
+    /// policy that follows them drifts before the value has learned anything.
+    /// </summary>
+    public int ValueWarmupIterations { get; init; }
     public int Epochs { get; init; } = 1;
     public double Temperature { get; init; } = 0.5;
     public int MaxNewTokens { get; init; } = 1024;
@@ -52,6 +58,7 @@ public sealed record PpoOptions
         if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
         if (SamplesPerPrompt < 1) throw new ArgumentException("samples per prompt must be at least 1.");
         if (!(Lambda is >= 0 and <= 1) || !(Gamma is >= 0 and <= 1)) throw new ArgumentException($"GAE λ and γ must lie in [0, 1] (got λ {Lambda}, γ {Gamma}).");
+        if (ValueWarmupIterations < 0) throw new ArgumentException($"value warm-up iterations must be >= 0 (got {ValueWarmupIterations}).");
         if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
         if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
         if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
@@ -139,7 +146,8 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             policy.train();
 
             var updates = new List<Dictionary<string, double>>();
-            var averaged = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0, updates);
+            var averaged = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0, updates,
+                trainPolicy: iteration >= Options.ValueWarmupIterations);
             clock.Stop();
             var tokens = rollouts.Sum(r => r.PromptIds.Length + r.ResponseIds.Length);
             lastReward = scores.Average(s => s.Reward);
@@ -194,7 +202,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
     /// <summary>One PPO update on a batch of scored rollouts; returns the averaged loss figures.</summary>
     internal Dictionary<string, double> Update(CausalLanguageModel policy, CausalLanguageModel reference, SequenceScoringModel value,
         AdamW policyOptimizer, AdamW valueOptimizer, IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores, int padId,
-        List<Dictionary<string, double>>? perUpdate = null)
+        List<Dictionary<string, double>>? perUpdate = null, bool trainPolicy = true)
     {
         var n = rollouts.Count;
         var device = policy.Placement.Device;
@@ -280,7 +288,9 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
                 var mbMask = maskT.index_select(0, rows);
                 var mbResp = respT.index_select(0, rows);
                 var tokenCount = mbResp.sum().clamp_min(1);
-                var logits = policy.ForwardLogits(mb, mbMask).narrow(1, 0, width - 1).to(ScalarType.Float32) / Options.Temperature;
+                Tensor logits;
+                using (trainPolicy ? null : no_grad())
+                    logits = policy.ForwardLogits(mb, mbMask).narrow(1, 0, width - 1).to(ScalarType.Float32) / Options.Temperature;
                 var logSoftmax = logits.log_softmax(-1);
                 var newLp = logSoftmax.gather(-1, mb.narrow(1, 1, width - 1).unsqueeze(-1)).squeeze(-1);
                 var ratio = (newLp - oldLpT.index_select(0, rows)).exp();
@@ -297,10 +307,13 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
 
                 policyOptimizer.zero_grad();
                 valueOptimizer.zero_grad();
-                (pgLoss + Options.ValueCoefficient * vfLoss).backward();
-                nn.utils.clip_grad_norm_(policyParameters, Options.MaxGradNorm);
+                (trainPolicy ? pgLoss + Options.ValueCoefficient * vfLoss : Options.ValueCoefficient * vfLoss).backward();
+                if (trainPolicy)
+                {
+                    nn.utils.clip_grad_norm_(policyParameters, Options.MaxGradNorm);
+                    policyOptimizer.step();
+                }
                 nn.utils.clip_grad_norm_(valueParameters, Options.MaxGradNorm);
-                policyOptimizer.step();
                 valueOptimizer.step();
 
                 using (no_grad())
