@@ -86,6 +86,38 @@ public sealed class MechanicsTests
     }
 
     [Fact]
+    public void FlawedSolutionsCarryATenFoldUnitErrorAndKeepTheGroundTruth()
+    {
+        var (train, _) = MedicalCalculationTasks.Splits(400, 0, seed: 5);
+        var verifier = new RuleVerifier();
+        var all = MedicalCalculationTasks.WithFlawedSolutions(train, 1.0, seed: 1);
+        for (var i = 0; i < train.Count; i++)
+        {
+            var (clean, flawed) = (train[i], all[i]);
+            Assert.Equal(clean.GroundTruth, flawed.GroundTruth);
+            Assert.Equal(clean.Question, flawed.Question);
+            if (clean.Kind != "convert")
+            {
+                Assert.Same(clean, flawed);
+                continue;
+            }
+            Assert.True(flawed.IsFlawed);
+            // Correct arithmetic on the wrong factor: the answer is off by ten, and the verifier says so.
+            var answer = double.Parse(flawed.FinalResponse.Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(clean.GroundTruth.EndsWith(" mg", StringComparison.Ordinal) ? clean.Value / 10 : clean.Value * 10, answer, 6);
+            Assert.Contains(flawed.FinalResponse.Split(' ')[3].TrimEnd('.'), flawed.Thinking);
+            Assert.False(verifier.Verify(flawed.FinalResponse, flawed.GroundTruth).IsCorrect, flawed.FinalResponse);
+        }
+
+        Assert.Equal(train, MedicalCalculationTasks.WithFlawedSolutions(train, 0, seed: 1));
+        var some = MedicalCalculationTasks.WithFlawedSolutions(train, 0.5, seed: 1);
+        Assert.Equal(some, MedicalCalculationTasks.WithFlawedSolutions(train, 0.5, seed: 1));
+        var converts = train.Count(p => p.Kind == "convert");
+        Assert.InRange(some.Count(p => p.IsFlawed), converts * 0.35, converts * 0.65);
+        Assert.Throws<ArgumentOutOfRangeException>(() => MedicalCalculationTasks.WithFlawedSolutions(train, 1.5, seed: 1));
+    }
+
+    [Fact]
     public void BadDataFilesSayWhatAndWhere()
     {
         var path = Path.Combine(Path.GetTempPath(), $"sft-{Guid.NewGuid():N}.jsonl");

@@ -3,7 +3,17 @@ using System.Globalization;
 namespace HuatuoAspire.Training.Synthetic;
 
 /// <summary>One synthetic problem: a question, its worked solution in two parts, and the one numeric ground truth.</summary>
-public sealed record MedicalCalculationProblem(string Kind, string Question, string Thinking, string FinalResponse, string GroundTruth, double Value);
+public sealed record MedicalCalculationProblem(string Kind, string Question, string Thinking, string FinalResponse, string GroundTruth, double Value)
+{
+    /// <summary>
+    /// A worked solution with a classic wrong step (correct arithmetic, wrong answer) where the kind has one, e.g. the
+    /// ten-fold unit error 1 g = 100 mg; null otherwise.
+    /// </summary>
+    public (string Thinking, string FinalResponse)? FlawedSolution { get; init; }
+
+    /// <summary>True when <see cref="Thinking"/> and <see cref="FinalResponse"/> are the flawed solution (the ground truth stays right).</summary>
+    public bool IsFlawed { get; init; }
+}
 
 /// <summary>
 /// A verifiable medical-calculation task for showing that SFT and PPO learn on CPU: weight-based dosing, BMI,
@@ -29,6 +39,20 @@ public static class MedicalCalculationTasks
         var heldOut = Draw(random, heldOutCount, seen, kinds ?? Kinds);
         var train = Draw(random, trainCount, seen, kinds ?? Kinds);
         return (train, heldOut);
+    }
+
+    /// <summary>
+    /// Replaces the worked solution of about <paramref name="fraction"/> of the problems that have a flawed variant with
+    /// it, the way unverified reasoning paths carry wrong steps into SFT data; ground truths stay right, so a verifier
+    /// still tells the two apart. The same seed picks the same problems.
+    /// </summary>
+    public static IReadOnlyList<MedicalCalculationProblem> WithFlawedSolutions(IReadOnlyList<MedicalCalculationProblem> problems, double fraction, int seed)
+    {
+        if (!(fraction is >= 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "the flawed fraction must lie in [0, 1].");
+        var random = new Random(seed);
+        return problems.Select(p => p.FlawedSolution is { } flawed && random.NextDouble() < fraction
+            ? p with { Thinking = flawed.Thinking, FinalResponse = flawed.FinalResponse, FlawedSolution = null, IsFlawed = true }
+            : p).ToList();
     }
 
     private static List<MedicalCalculationProblem> Draw(Random random, int count, HashSet<string> seen, IReadOnlyList<string> kinds)
@@ -100,9 +124,16 @@ public static class MedicalCalculationTasks
         var tenths = 1 + r.Next(1999);
         var grams = tenths / 10.0;
         var mg = tenths * 100;
+        // The flawed variant is the ten-fold error of taking 1 g for 100 mg.
         return r.Next(2) == 0
-            ? Make("convert", $"Convert {F(grams)} g to mg.", $"1 g = 1000 mg, so {F(grams)} g = {F(grams)} x 1000 = {mg} mg.", mg, "mg")
-            : Make("convert", $"Convert {mg} mg to g.", $"1 mg = 0.001 g, so {mg} mg = {mg} / 1000 = {F(grams)} g.", grams, "g");
+            ? Make("convert", $"Convert {F(grams)} g to mg.", $"1 g = 1000 mg, so {F(grams)} g = {F(grams)} x 1000 = {mg} mg.", mg, "mg") with
+            {
+                FlawedSolution = ($"1 g = 100 mg, so {F(grams)} g = {F(grams)} x 100 = {F(tenths * 10)} mg.", $"The answer is {F(tenths * 10)} mg."),
+            }
+            : Make("convert", $"Convert {mg} mg to g.", $"1 mg = 0.001 g, so {mg} mg = {mg} / 1000 = {F(grams)} g.", grams, "g") with
+            {
+                FlawedSolution = ($"1 mg = 0.01 g, so {mg} mg = {mg} / 100 = {F(tenths)} g.", $"The answer is {F(tenths)} g."),
+            };
     }
 
     private static MedicalCalculationProblem CreatinineClearance(Random r)
