@@ -151,6 +151,13 @@ public sealed class ChatCompletionsTests : IDisposable
 
         var (again, _) = await server.PostChatAsync(Chat("hi", maxTokens: 5));
         Assert.Equal(200, again);
+
+        // Streamed, a failure in the step that prefills the prompt still comes as the status, before any event.
+        server.Decoder.FailNextStep = true;
+        var (streamed, streamError) = await server.PostChatAsync(Chat("hi", maxTokens: 5, stream: true));
+        Assert.Equal(500, streamed);
+        Assert.Equal("generation_failed", streamError["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(0, server.Decoder.ActiveSlots);
     }
 
     [Fact]

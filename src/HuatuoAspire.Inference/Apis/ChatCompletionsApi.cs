@@ -120,6 +120,15 @@ public static class ChatCompletionsApi
     private static async Task StreamAsync(HttpContext http, GenerationJob job, Admitted admitted, string id, long created, bool separate,
         bool includeUsage, CancellationToken ct)
     {
+        // The status line waits for the first event, which comes after the prompt's prefill: a failure there (a device
+        // error, say) is still an HTTP error with its status, as OpenAI answers; only later failures are reported in-band.
+        await using var events = job.Events.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        if (!await events.MoveNextAsync()) return;
+        if (events.Current is Failed early)
+        {
+            await WriteErrorAsync(http, early.Error as InferenceRequestException ?? AsServerError(early.Error));
+            return;
+        }
         var sse = new ServerSentEventWriter(http.Response);
         await sse.StartAsync(ct);
         var splitter = separate ? new ReasoningStreamSplitter() : null;
@@ -130,9 +139,9 @@ public static class ChatCompletionsApi
         List<TokenLogprobDto>? held = null;
 
         await sse.WriteDataAsync(Chunk(new ChunkDelta("assistant", "", null), null), ct);
-        await foreach (var e in job.Events.ReadAllAsync(ct))
+        do
         {
-            switch (e)
+            switch (events.Current)
             {
                 case TextDelta d:
                 {
@@ -168,6 +177,7 @@ public static class ChatCompletionsApi
                 }
             }
         }
+        while (await events.MoveNextAsync());
     }
 
     private static InferenceRequestException AsServerError(Exception e) =>
