@@ -142,6 +142,16 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
         var (streamed, chunks) = await StreamAsync(server, Chat(prompt, 40, stream: true, stop: stop));
         Assert.Equal(expected, streamed);
         Assert.Equal("stop", chunks[^1]["choices"]![0]!["finish_reason"]!.GetValue<string>());
+
+        // The logprobs cover the reply's tokens, not those that spelled the stop string.
+        var withLogprobs = Chat(prompt, 40, stop: stop);
+        withLogprobs["logprobs"] = true;
+        var (_, scored) = await server.PostChatAsync(withLogprobs);
+        var spelled = Encoding.UTF8.GetString(scored["choices"]![0]!["logprobs"]!["content"]!.AsArray()
+            .SelectMany(e => e!["bytes"]!.AsArray().Select(b => (byte)b!.GetValue<int>())).ToArray());
+        Assert.Equal(expected, Content(scored));
+        Assert.StartsWith(expected, spelled, StringComparison.Ordinal);
+        Assert.DoesNotContain(stop, spelled, StringComparison.Ordinal);
     }
 
     [Fact]

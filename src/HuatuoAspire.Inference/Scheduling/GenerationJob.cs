@@ -43,6 +43,8 @@ public sealed class GenerationJob
     private string _pendingText = "";
     private IReadOnlySet<int> _eos = new HashSet<int>();
     private List<TokenLogprobDto>? _pendingLogprobs;
+    // Where each pending logprob's token text starts in _pendingText, so that a stop string's tokens can be left out.
+    private readonly List<int> _pendingStarts = [];
 
     public GenerationJob(GenerationRequest request, CancellationToken cancellation)
     {
@@ -93,6 +95,7 @@ public sealed class GenerationJob
         _decoder = model.Tokenizer.CreateStreamDecoder(skipSpecialTokens: true);
         _pendingText = "";
         _pendingLogprobs = Request.Logprobs ? [] : null;
+        _pendingStarts.Clear();
         CompletionTokens = 0;
     }
 
@@ -125,7 +128,11 @@ public sealed class GenerationJob
             Complete("stop", flushDecoder: true);
             return true;
         }
-        _pendingLogprobs?.Add(Logprob(Model!.Tokenizer, tokenId, token.Logprob, token.TopLogprobs));
+        if (_pendingLogprobs is not null)
+        {
+            _pendingLogprobs.Add(Logprob(Model!.Tokenizer, tokenId, token.Logprob, token.TopLogprobs));
+            _pendingStarts.Add(_pendingText.Length);
+        }
         _pendingText += _decoder!.Push(tokenId);
         if (ReleaseText()) return true;
         if (CompletionTokens >= MaxTokens || PromptIds.Count + CompletionTokens >= Model!.ContextLength)
@@ -166,6 +173,12 @@ public sealed class GenerationJob
         }
         if (first >= 0)
         {
+            // The tokens that only spell the stop string (and what follows it) are not part of the reply: nor are their logprobs.
+            if (_pendingLogprobs is not null)
+            {
+                var kept = _pendingStarts.FindIndex(start => start >= first);
+                if (kept >= 0) _pendingLogprobs.RemoveRange(kept, _pendingLogprobs.Count - kept);
+            }
             Emit(_pendingText[..first], final: true);
             _pendingText = "";
             Complete("stop", flushDecoder: false);
@@ -206,6 +219,7 @@ public sealed class GenerationJob
         var logprobs = _pendingLogprobs is { Count: > 0 } pending && (text.Length > 0 || final) ? pending.ToArray() : null;
         if (text.Length == 0 && logprobs is null) return;
         _pendingLogprobs?.Clear();
+        _pendingStarts.Clear();
         _events.Writer.TryWrite(new TextDelta(text, logprobs));
     }
 
