@@ -108,8 +108,9 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
     {
         var config = ModelConfig.Load(modelDirectory);
         var target = placement ?? ModelPlacement.Default;
-        // Build on the meta device would avoid one initialisation pass; parameters are overwritten right after.
-        var lm = new CausalLanguageModel(config, target);
+        // The load below is strict (every parameter or an error), so the projections skip their initialisation pass.
+        CausalLanguageModel lm;
+        using (Projection.WeightsLoadedAfterwards()) lm = new CausalLanguageModel(config, target);
         using var checkpoint = HuggingFaceCheckpoint.Open(modelDirectory);
         checkpoint.LoadInto(lm, lm.IsIgnorableCheckpointTensor);
         lm.eval();

@@ -26,19 +26,40 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        // nn.Linear's initialisation: Kaiming-uniform weight (a = √5) and a uniform bias in ±1/√in.
+        // nn.Linear's initialisation: Kaiming-uniform weight (a = √5) and a uniform bias in ±1/√in; none inside
+        // WeightsLoadedAfterwards, where a checkpoint overwrites every value next.
         using (no_grad())
         {
             var w = empty([outFeatures, inFeatures], dtype: dtype, device: device);
-            nn.init.kaiming_uniform_(w, Math.Sqrt(5));
+            if (!t_weightsLoadedAfterwards) nn.init.kaiming_uniform_(w, Math.Sqrt(5));
             weight = new Parameter(w);
             if (hasBias)
             {
                 var bound = 1 / Math.Sqrt(inFeatures);
-                bias = new Parameter(empty([outFeatures], dtype: dtype, device: device).uniform_(-bound, bound));
+                var b = empty([outFeatures], dtype: dtype, device: device);
+                bias = new Parameter(t_weightsLoadedAfterwards ? b : b.uniform_(-bound, bound));
             }
         }
         RegisterComponents();
+    }
+
+    [ThreadStatic] private static bool t_weightsLoadedAfterwards;
+
+    /// <summary>
+    /// Until disposed, projections made on this thread leave their memory as allocated instead of initialising it: for a
+    /// model whose every weight a strict checkpoint load overwrites right after (an 8B model's init pass is ~7 G random
+    /// numbers on the CPU for nothing). Never for weights that might be used before they are loaded.
+    /// </summary>
+    public static IDisposable WeightsLoadedAfterwards()
+    {
+        var outer = t_weightsLoadedAfterwards;
+        t_weightsLoadedAfterwards = true;
+        return new InitialisationScope(outer);
+    }
+
+    private sealed class InitialisationScope(bool outer) : IDisposable
+    {
+        public void Dispose() => t_weightsLoadedAfterwards = outer;
     }
 
     public long InFeatures { get; }

@@ -47,8 +47,14 @@ public sealed class SequenceScoringModel : nn.Module<Tensor, Tensor?, Tensor>
         using var checkpoint = HuggingFaceCheckpoint.Open(directory);
         var hasScore = checkpoint.Names.Contains("score.weight");
         // Tied embeddings: the backbone allocates no lm_head, which a scoring model never uses.
-        var backbone = new CausalLanguageModel(config with { TieWordEmbeddings = true }, placement);
-        var scoring = new SequenceScoringModel(backbone, labels);
+        CausalLanguageModel backbone;
+        SequenceScoringModel scoring;
+        // Every weight is loaded below, or zeroed (a new head): no initialisation pass first.
+        using (Projection.WeightsLoadedAfterwards())
+        {
+            backbone = new CausalLanguageModel(config with { TieWordEmbeddings = true }, placement);
+            scoring = new SequenceScoringModel(backbone, labels);
+        }
         if (hasScore)
         {
             checkpoint.LoadInto(scoring, name => backbone.IsIgnorableCheckpointTensor(name) || name == "lm_head.weight");

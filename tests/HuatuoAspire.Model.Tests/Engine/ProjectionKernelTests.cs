@@ -112,4 +112,30 @@ public sealed class ProjectionKernelTests
         using var _ = no_grad();
         AssertClose(F.linear(x, projection.weight, projection.bias), y);
     }
+
+    [Fact]
+    public void TheSkippedInitialisationEndsWithItsScopeAndStaysOnItsThread()
+    {
+        static void AssertInitialised(Projection p)
+        {
+            // nn.Linear's Kaiming-uniform weights lie within ±1/√in, spread over that range; the bias within the same bound.
+            var bound = 1 / Math.Sqrt(p.InFeatures);
+            Assert.InRange(p.weight.abs().max().item<float>(), 0.5 * bound, bound);
+            Assert.InRange(p.bias!.abs().max().item<float>(), 0.1 * bound, bound);
+        }
+
+        using (Projection.WeightsLoadedAfterwards())
+        {
+            using (Projection.WeightsLoadedAfterwards()) { }
+            // Another thread is not in the scope: its projections are initialised as usual (the scope is thread-static,
+            // so it must not span an await; this test blocks instead).
+            Projection? elsewhere = null;
+            var thread = new Thread(() => elsewhere = new Projection(64, 32, hasBias: true));
+            thread.Start();
+            thread.Join();
+            using (elsewhere) AssertInitialised(elsewhere!);
+        }
+        using var after = new Projection(64, 32, hasBias: true);
+        AssertInitialised(after);
+    }
 }
