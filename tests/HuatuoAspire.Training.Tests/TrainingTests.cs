@@ -8,6 +8,7 @@ using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace HuatuoAspire.Training.Tests;
@@ -138,36 +139,76 @@ public sealed class TrainingTests
         Assert.Equal(model.parameters().Count(), decay.Count + noDecay.Count);
     }
 
+    /// <summary>
+    /// A tiny policy, its frozen reference, a value model with a fresh (zero) head, and two crafted rollouts of one dosing
+    /// question: one in the format with the right answer (reward 1), one without the format (reward 0).
+    /// </summary>
+    private sealed class TwoRollouts : IDisposable
+    {
+        private readonly TinyModel _tiny;
+
+        private TwoRollouts(int seed, PpoOptions options)
+        {
+            _tiny = new TinyModel(seed);
+            Policy = CausalLanguageModel.FromPretrained(_tiny.Directory, ModelPlacement.Cpu);
+            Reference = CausalLanguageModel.FromPretrained(_tiny.Directory, ModelPlacement.Cpu);
+            Value = SequenceScoringModel.FromPretrained(_tiny.Directory, 1, ModelPlacement.Cpu);
+            Trainer = new PpoTrainer(options, new HuatuoReward(new RuleVerifier()));
+            var tokenizer = HfTokenizer.FromFolder(_tiny.Directory);
+            Prompt = new SftExampleEncoder(tokenizer, 4096).EncodePrompt("Dose 5 mg/kg for 40 kg?").ToArray();
+            Good = tokenizer.Encode("## Thinking\n\n200\n\n## Final Response\n\n200 mg", addSpecialTokens: false).ToArray();
+            Bad = tokenizer.Encode("200 mg, no format", addSpecialTokens: false).ToArray();
+            Rollouts = [new Rollout(Prompt, Good, LogProbs(Policy, Prompt, Good), tokenizer.Decode(Good)), new Rollout(Prompt, Bad, LogProbs(Policy, Prompt, Bad), tokenizer.Decode(Bad))];
+            Policy.train();
+            PolicyOptimizer = AdamWGroups.Create(Policy.named_parameters(), options.LearningRate, 0);
+            ValueOptimizer = AdamWGroups.Create(Value.named_parameters(), options.ValueLearningRate, 0);
+        }
+
+        public static async Task<TwoRollouts> CreateAsync(int seed, PpoOptions options)
+        {
+            var made = new TwoRollouts(seed, options);
+            made.Scores = [.. await Task.WhenAll(made.Rollouts.Select(r => made.Trainer.Reward.ScoreAsync(r.Text, "200 mg")))];
+            return made;
+        }
+
+        public CausalLanguageModel Policy { get; }
+        public CausalLanguageModel Reference { get; }
+        public SequenceScoringModel Value { get; }
+        public PpoTrainer Trainer { get; }
+        public int[] Prompt { get; }
+        public int[] Good { get; }
+        public int[] Bad { get; }
+        public Rollout[] Rollouts { get; }
+        public RewardResult[] Scores { get; private set; } = [];
+        public AdamW PolicyOptimizer { get; }
+        public AdamW ValueOptimizer { get; }
+
+        public Dictionary<string, double> Update(bool trainPolicy = true) =>
+            Trainer.Update(Policy, Reference, Value, PolicyOptimizer, ValueOptimizer, Rollouts, Scores, 0, trainPolicy: trainPolicy);
+
+        public void Dispose()
+        {
+            PolicyOptimizer.Dispose();
+            ValueOptimizer.Dispose();
+            Policy.Dispose();
+            Reference.Dispose();
+            Value.Dispose();
+            _tiny.Dispose();
+        }
+    }
+
     [Fact]
     public async Task PpoStepRaisesTheProbabilityOfARewardedResponse()
     {
-        using var tiny = new TinyModel(seed: 3);
-        using var policy = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
-        using var reference = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
-        using var value = SequenceScoringModel.FromPretrained(tiny.Directory, 1, ModelPlacement.Cpu);
-        var tokenizer = HfTokenizer.FromFolder(tiny.Directory);
-        var encoder = new SftExampleEncoder(tokenizer, 4096);
-        var prompt = encoder.EncodePrompt("Dose 5 mg/kg for 40 kg?").ToArray();
-        var good = tokenizer.Encode("## Thinking\n\n200\n\n## Final Response\n\n200 mg", addSpecialTokens: false).ToArray();
-        var bad = tokenizer.Encode("200 mg, no format", addSpecialTokens: false).ToArray();
         // lambda 1 and zero initial values: every token of the rewarded response gets the same positive advantage.
-        var options = new PpoOptions { LearningRate = 1e-4, ValueLearningRate = 1e-4, PpoEpochs = 2, MiniBatchSize = 2, Temperature = 1.0, Lambda = 1.0 };
-        var trainer = new PpoTrainer(options, new HuatuoReward(new RuleVerifier()));
-        var goodRollout = new Rollout(prompt, good, LogProbs(policy, prompt, good), "");
-        var badRollout = new Rollout(prompt, bad, LogProbs(policy, prompt, bad), "");
-        var goodScore = await trainer.Reward.ScoreAsync(tokenizer.Decode(good), "200 mg");
-        var badScore = await trainer.Reward.ScoreAsync(tokenizer.Decode(bad), "200 mg");
-        Assert.Equal(1.0, goodScore.Reward);
-        Assert.Equal(0.0, badScore.Reward);
+        using var two = await TwoRollouts.CreateAsync(3, new PpoOptions { LearningRate = 1e-4, ValueLearningRate = 1e-4, PpoEpochs = 2, MiniBatchSize = 2, Temperature = 1.0, Lambda = 1.0 });
+        Assert.Equal([1.0, 0.0], two.Scores.Select(s => s.Reward));
 
-        var before = goodRollout.LogProbs.Sum();
-        var beforeBad = badRollout.LogProbs.Sum();
-        policy.train();
-        using var po = AdamWGroups.Create(policy.named_parameters(), options.LearningRate, 0);
-        using var vo = AdamWGroups.Create(value.named_parameters(), options.ValueLearningRate, 0);
-        var figures = trainer.Update(policy, reference, value, po, vo, [goodRollout, badRollout], [goodScore, badScore], 0);
-        var after = LogProbs(policy, prompt, good).Sum();
-        var afterBad = LogProbs(policy, prompt, bad).Sum();
+        var before = two.Rollouts[0].LogProbs.Sum();
+        var beforeBad = two.Rollouts[1].LogProbs.Sum();
+        var figures = two.Update();
+        var after = LogProbs(two.Policy, two.Prompt, two.Good).Sum();
+        var afterBad = LogProbs(two.Policy, two.Prompt, two.Bad).Sum();
         Assert.True(after > before, $"log p(rewarded) {before} -> {after}");
         Assert.True(afterBad < beforeBad, $"log p(unrewarded) {beforeBad} -> {afterBad}");
         Assert.True(figures["clip_fraction"] >= 0 && figures["entropy"] > 0);
@@ -210,30 +251,17 @@ public sealed class TrainingTests
     [Fact]
     public async Task AValueWarmupUpdateTrainsTheValueModelAndLeavesThePolicyAlone()
     {
-        using var tiny = new TinyModel(seed: 5);
-        using var policy = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
-        using var reference = CausalLanguageModel.FromPretrained(tiny.Directory, ModelPlacement.Cpu);
-        using var value = SequenceScoringModel.FromPretrained(tiny.Directory, 1, ModelPlacement.Cpu);
-        var tokenizer = HfTokenizer.FromFolder(tiny.Directory);
-        var prompt = new SftExampleEncoder(tokenizer, 4096).EncodePrompt("Dose 5 mg/kg for 40 kg?").ToArray();
-        var good = tokenizer.Encode("## Thinking\n\n200\n\n## Final Response\n\n200 mg", addSpecialTokens: false).ToArray();
-        var bad = tokenizer.Encode("200 mg, no format", addSpecialTokens: false).ToArray();
         var options = new PpoOptions { LearningRate = 1e-3, ValueLearningRate = 1e-3, PpoEpochs = 2, MiniBatchSize = 2, Temperature = 1.0, ValueWarmupIterations = 1 };
-        var trainer = new PpoTrainer(options, new HuatuoReward(new RuleVerifier()));
-        var rollouts = new[] { new Rollout(prompt, good, LogProbs(policy, prompt, good), ""), new Rollout(prompt, bad, LogProbs(policy, prompt, bad), "") };
-        var scores = new[] { await trainer.Reward.ScoreAsync(tokenizer.Decode(good), "200 mg"), await trainer.Reward.ScoreAsync(tokenizer.Decode(bad), "200 mg") };
-        var initial = policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        policy.train();
-        using var po = AdamWGroups.Create(policy.named_parameters(), options.LearningRate, 0);
-        using var vo = AdamWGroups.Create(value.named_parameters(), options.ValueLearningRate, 0);
+        using var two = await TwoRollouts.CreateAsync(5, options);
+        var initial = two.Policy.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
-        trainer.Update(policy, reference, value, po, vo, rollouts, scores, 0, trainPolicy: false);
-        Assert.All(policy.state_dict(), kv => Assert.True(kv.Value.allclose(initial[kv.Key], 0, 0), $"{kv.Key} moved during the value warm-up"));
+        two.Update(trainPolicy: false);
+        Assert.All(two.Policy.state_dict(), kv => Assert.True(kv.Value.allclose(initial[kv.Key], 0, 0), $"{kv.Key} moved during the value warm-up"));
         // The causal-LM checkpoint gives the value model a zero head; the warm-up update trained it toward the returns.
-        Assert.True(value.score.weight!.abs().sum().item<float>() > 0);
+        Assert.True(two.Value.score.weight!.abs().sum().item<float>() > 0);
 
-        trainer.Update(policy, reference, value, po, vo, rollouts, scores, 0);
-        Assert.Contains(policy.state_dict(), kv => !kv.Value.allclose(initial[kv.Key], 0, 0));
+        two.Update();
+        Assert.Contains(two.Policy.state_dict(), kv => !kv.Value.allclose(initial[kv.Key], 0, 0));
         Assert.Throws<ArgumentException>(() => (options with { ValueWarmupIterations = -1 }).Validate());
     }
 
