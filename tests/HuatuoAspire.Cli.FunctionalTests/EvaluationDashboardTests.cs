@@ -322,6 +322,81 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     }
 
     [Fact]
+    public async Task ASearchRunPageListsTheProblemWhoseSearchFailedForGoodWithItsReasonAndNotTheSolvedOne()
+    {
+        // Every reply about the "(garbled)" problem, repairs included, is prose: its search ends malformed, for good.
+        await using var llm = await ScriptedChatServer.StartAsync(request =>
+        {
+            var prompt = request.Messages.First(m => m.Role == "user").Content;
+            if (prompt.Contains("(garbled)", StringComparison.Ordinal)) return ScriptedReply.Text("I would rather not answer in JSON.");
+            if (prompt.StartsWith("<Thought Process>", StringComparison.Ordinal)) return ScriptedReply.Text(JsonSerializer.Serialize(new { NaturalReasoning = "Dose times weight.\nSo 350 mg." }));
+            if (prompt.StartsWith("<Internal Thinking>", StringComparison.Ordinal)) return ScriptedReply.Text("350 mg.");
+            return ScriptedReply.Text(JsonSerializer.Serialize(new
+            {
+                CoT = new[]
+                {
+                    new { action = "Inner Thinking", title = "Dose", content = "5 mg/kg times 70 kg." },
+                    new { action = "Final Conclusion", title = "", content = "350 mg" },
+                    new { action = "Verification", title = "", content = "Checked." },
+                },
+            }));
+        });
+        await using var host = await StartAsync($"--Llm:Endpoints:scripted:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:scripted:Model=scripted-model",
+            "--Llm:Endpoints:scripted:MaxRetries=0");
+        var dbs = host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>();
+        long datasetId, solvedId, garbledId;
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            var dataset = new Dataset { Name = $"failing-{Guid.NewGuid():N}" };
+            VerifiableProblem Problem(string question) => new()
+            {
+                Dataset = dataset, OpenEndedQuestion = question, GroundTruthAnswer = "350 mg", Status = ProblemStatus.Accepted,
+                ContentSha256 = Guid.NewGuid().ToString("N"),
+            };
+            var solved = Problem("What is 5 mg/kg for 70 kg?");
+            var garbled = Problem("What is 5 mg/kg for 70 kg (garbled)?");
+            db.VerifiableProblems.AddRange(solved, garbled);
+            await db.SaveChangesAsync();
+            (datasetId, solvedId, garbledId) = (dataset.Id, solved.Id, garbled.Id);
+        }
+
+        var runs = await host.Browser.GetStringAsync("/runs");
+        var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
+            ["endpoint"] = "scripted", ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["maxDepth"] = "1", ["maxAttempts"] = "1",
+        }));
+        var answer = await posted.Content.ReadAsStringAsync();
+        Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
+        var id = long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        // Malformed output is a failure of the item, not of the job: no Hangfire retry, the run ends at once.
+        PipelineRun run;
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            do
+            {
+                await Task.Delay(300);
+                run = await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == id);
+            } while (run.Status == RunStatus.Running && DateTime.UtcNow < deadline);
+        }
+        var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}"));
+        Assert.True((RunStatus.Succeeded, 1, 1) == (run.Status, run.ItemsSucceeded, run.ItemsFailed), page);
+        Assert.Contains("id=\"failed-items-count\">1</a>", page);
+        var failed = Row(page, "failed-items", "</table>");
+        Assert.Contains($"problem {garbledId}</td>", failed);
+        Assert.Contains("malformed output after a repair retry (attempt 1, Init)", failed);
+        Assert.Contains("I would rather not answer in JSON.", failed); // the last output, in its <details>
+        Assert.Contains($"href=\"/problems/{garbledId}\"", failed);
+        Assert.Matches("href=\"/trajectories/\\d+\"", failed);
+        Assert.Equal("1", Cells(failed.Split("</tr>")[1])[2]); // attempts
+        Assert.DoesNotContain($"/problems/{solvedId}\"", failed);
+        Assert.DoesNotContain("id=\"failed-items-more\"", page);
+    }
+
+    [Fact]
     public async Task WithAPasswordTheAdminFormsAndTheEvaluationApiRefuseAnonymousCallers()
     {
         await using var host = await StartAsync("--Admin:Password=eval-s3cret");
