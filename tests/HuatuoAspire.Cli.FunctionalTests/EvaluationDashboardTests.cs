@@ -394,6 +394,12 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         Assert.Equal("1", Cells(failed.Split("</tr>")[1])[2]); // attempts
         Assert.DoesNotContain($"/problems/{solvedId}\"", failed);
         Assert.DoesNotContain("id=\"failed-items-more\"", page);
+
+        // The linked trajectory page numbers its one attempt as the search does, from 1.
+        var trajectory = WebUtility.HtmlDecode(await host.Browser.GetStringAsync(
+            System.Text.RegularExpressions.Regex.Match(failed, "href=\"(/trajectories/\\d+)\"").Groups[1].Value));
+        Assert.Contains("<h2>Attempt 1 ✗</h2>", trajectory);
+        Assert.DoesNotContain("Attempt 2", trajectory);
     }
 
     [Fact]
