@@ -286,16 +286,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             datasetId = dataset.Id;
         }
 
-        var runs = await host.Browser.GetStringAsync("/runs");
-        var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
-            ["endpoint"] = "flaky", ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["maxDepth"] = "1", ["maxAttempts"] = "1",
-        }));
-        var answer = await posted.Content.ReadAsStringAsync();
-        Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        var id = long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var id = await StartSearchFromTheFormAsync(host, "flaky", datasetId);
 
         // The item fails, and Hangfire schedules its retry (15 s later): the run page lists it with the reason.
         string page;
@@ -360,16 +351,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             (datasetId, solvedId, garbledId) = (dataset.Id, solved.Id, garbled.Id);
         }
 
-        var runs = await host.Browser.GetStringAsync("/runs");
-        var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
-            ["endpoint"] = "scripted", ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["maxDepth"] = "1", ["maxAttempts"] = "1",
-        }));
-        var answer = await posted.Content.ReadAsStringAsync();
-        Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        var id = long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var id = await StartSearchFromTheFormAsync(host, "scripted", datasetId);
 
         // Malformed output is a failure of the item, not of the job: no Hangfire retry, the run ends at once.
         PipelineRun run;
@@ -569,6 +551,21 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             run = await db.TrainingRuns.AsNoTracking().SingleAsync(r => r.Id == id);
         } while (run.Status is RunStatus.Queued or RunStatus.Running && DateTime.UtcNow < deadline);
         return run;
+    }
+
+    /// <summary>An admin starts a search run (rule verifier, one attempt, depth 1) from the /runs form; returns its id.</summary>
+    private static async Task<long> StartSearchFromTheFormAsync(RunningHost host, string endpoint, long datasetId)
+    {
+        var runs = await host.Browser.GetStringAsync("/runs");
+        var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
+            ["endpoint"] = endpoint, ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["maxDepth"] = "1", ["maxAttempts"] = "1",
+        }));
+        var answer = await posted.Content.ReadAsStringAsync();
+        Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
+        return long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string Row(string html, string id, string end = "</tr>")
