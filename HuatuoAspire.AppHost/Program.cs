@@ -1,40 +1,59 @@
 // The HuatuoAspire system, top to bottom. `huatuo up` composes the same services in one process.
+using HuatuoAspire.AppHost;
+using HuatuoAspire.AppHost.Infrastructure;
+using Microsoft.Extensions.Hosting;
+
 var builder = DistributedApplication.CreateBuilder(args);
+try
+{
+var data = builder.HuatuoDataDirectory();
 
-// Infrastructure
-var postgres = builder.AddPostgres("postgres")
-    .WithDataVolume()
-    .WithPgAdmin();
-var huatuodb = postgres.AddDatabase("huatuodb");
+// Infrastructure: containers with a healthy container runtime, else PostgreSQL and Azurite as executables here.
+var (mode, reason) = InfrastructureModeSelector.Select(builder.Configuration[$"Parameters:{InfrastructureModeSelector.ParameterName}"]);
+builder.AddParameter(InfrastructureModeSelector.ParameterName, $"{mode.ToString().ToLowerInvariant()} ({reason})")
+    .WithDescription("How PostgreSQL and Azurite run: auto, containers or executables.");
+var huatuodb = builder.AddHuatuoDatabase(mode, data);
+var blobs = builder.AddHuatuoBlobStorage(mode, data);
 
-var storage = builder.AddAzureStorage("storage")
-    .RunAsEmulator(azurite => azurite.WithDataVolume());
-var blobs = storage.AddBlobs("blobs");
+// External model endpoints: empty means the project's own inference service and its built-in model.
+var llm = builder.AddLlmEndpointParameters();
+var servedModel = builder.AddServedModelParameter();
 
-// Migrations run to completion before any service starts: one place applies them, nobody else does.
+// Migrations run to completion before any service that uses the database starts: one place applies them.
 var migrations = builder.AddProject<Projects.HuatuoAspire_Cli>("migrations")
     .WithArgs("migrate")
     .WithReference(huatuodb).WaitFor(huatuodb);
 
 // Services
-var inference = builder.AddProject<Projects.HuatuoAspire_Inference>("inference")
-    .WithReference(blobs).WaitFor(blobs)
-    .WithReference(huatuodb).WaitForCompletion(migrations);
-
-var workers = builder.AddProject<Projects.HuatuoAspire_Workers>("workers")
-    .WithReference(huatuodb).WaitForCompletion(migrations)
-    .WithReference(blobs).WaitFor(blobs)
-    // The pipeline's LLM calls default to our own inference service.
-    .WithReference(inference).WaitFor(inference)
-    .WithReplicas(2);
-
-// Training needs the GPU host in Azure; locally it runs on CPU.
-var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>("trainer")
-    .WithReference(huatuodb).WaitForCompletion(migrations)
+var inference = builder.AddProject<Projects.HuatuoAspire_Inference>(ServiceNames.Inference)
+    .WithHuatuoService()
+    .WithServedModel(servedModel)
+    .WithEnvironment("Inference__DefaultModelDir", Path.Combine(data, "models", "default"))
+    // Checkpoints served from blob storage are downloaded from there; the inference service has no database.
     .WithReference(blobs).WaitFor(blobs);
 
+var workers = builder.AddProject<Projects.HuatuoAspire_Workers>(ServiceNames.Workers)
+    .WithHuatuoService()
+    .WithReference(huatuodb).WaitForCompletion(migrations)
+    .WithReference(blobs).WaitFor(blobs)
+    // Construction, search and the judge call the external endpoint when one is given, else our inference service.
+    .WithReference(inference).WaitFor(inference)
+    .WithLlmEndpoint(llm)
+    // Two replicas on one PostgreSQL: Hangfire hands each item to one of them.
+    .WithReplicas(2);
+
+var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>(ServiceNames.Trainer)
+    .WithHuatuoService()
+    .WithEnvironment("Trainer__WorkDirectory", Path.Combine(data, "training"))
+    .WithReference(huatuodb).WaitForCompletion(migrations)
+    .WithReference(blobs).WaitFor(blobs)
+    // PPO with `verifier: llm` asks the judge.
+    .WithReference(inference)
+    .WithLlmEndpoint(llm);
+
 // Apps
-builder.AddProject<Projects.HuatuoAspire_Dashboard>("dashboard")
+builder.AddProject<Projects.HuatuoAspire_Dashboard>(ServiceNames.Dashboard)
+    .WithHuatuoService(port: builder.DashboardPort())
     .WithExternalHttpEndpoints()
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs)
@@ -44,3 +63,11 @@ builder.AddProject<Projects.HuatuoAspire_Dashboard>("dashboard")
     .WithReference(inference);
 
 builder.Build().Run();
+}
+catch (Exception ex) when (ex is AppHostConfigurationException or ArgumentException)
+{
+    // A setting that cannot work is one line, not a stack trace.
+    Console.Error.WriteLine($"HuatuoAspire.AppHost: {ex.Message}");
+    return 2;
+}
+return 0;

@@ -67,14 +67,25 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    private static async Task<PostgresServer> StartOrShareAsync(string binDir, string dataDir, CancellationToken ct)
-    {
-        var runAs = ExternalProcess.IsRoot ? SuperUser : null;
-        var passwordFile = dataDir + ".password";
+    /// <summary>The user PostgreSQL's programs run as: as root, the <c>postgres</c> user the Debian package made
+    /// (PostgreSQL refuses to run as root); otherwise the current user (null).</summary>
+    public static string? ServerUser => ExternalProcess.IsRoot ? SuperUser : null;
 
+    /// <summary>The superuser the local clusters are made with.</summary>
+    public const string SuperUserName = SuperUser;
+
+    /// <summary>
+    /// Makes <paramref name="dataDirectory"/> a PostgreSQL cluster (initdb, loopback only, a random superuser
+    /// password kept in <c>DIR.password</c>) unless it already is one, and returns the password. A server can then
+    /// be run on it in the foreground (the Aspire AppHost does) or by <see cref="StartAsync"/>.
+    /// </summary>
+    public static async Task<string> PrepareDataDirectoryAsync(string dataDirectory, CancellationToken ct = default)
+    {
+        var dataDir = Path.GetFullPath(dataDirectory);
+        var passwordFile = dataDir + ".password";
         if (!File.Exists(Path.Combine(dataDir, "PG_VERSION")))
         {
-            await InitialiseAsync(binDir, dataDir, passwordFile, runAs, ct);
+            await InitialiseAsync(FindBinDirectory(), dataDir, ReadOrCreatePassword(dataDir), ServerUser, ct);
         }
         if (!File.Exists(passwordFile))
         {
@@ -82,7 +93,38 @@ public sealed class PostgresServer : IAsyncDisposable
                 $"The PostgreSQL data folder {dataDir} exists but its password file {passwordFile} is missing; " +
                 "remove the folder to start afresh, or point ConnectionStrings__huatuodb at the server.");
         }
-        var password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim();
+        return (await File.ReadAllTextAsync(passwordFile, ct)).Trim();
+    }
+
+    /// <summary>
+    /// The superuser password of the cluster in <paramref name="dataDirectory"/> (<c>DIR.password</c>); when there is
+    /// no cluster yet and no password file, a new random password is written there for the cluster to be made with.
+    /// </summary>
+    public static string ReadOrCreatePassword(string dataDirectory)
+    {
+        var dataDir = Path.GetFullPath(dataDirectory);
+        var passwordFile = dataDir + ".password";
+        if (File.Exists(passwordFile)) return File.ReadAllText(passwordFile).Trim();
+        if (File.Exists(Path.Combine(dataDir, "PG_VERSION")))
+        {
+            throw new LocalServerException(
+                $"The PostgreSQL data folder {dataDir} exists but its password file {passwordFile} is missing; " +
+                "remove the folder to start afresh, or point ConnectionStrings__huatuodb at the server.");
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(passwordFile)!);
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        File.WriteAllText(passwordFile, password);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        return password;
+    }
+
+    private static async Task<PostgresServer> StartOrShareAsync(string binDir, string dataDir, CancellationToken ct)
+    {
+        var runAs = ServerUser;
+        var password = await PrepareDataDirectoryAsync(dataDir, ct);
 
         // A server already running on this folder (another huatuo process) is shared, not restarted.
         if (await IsRunningAsync(binDir, runAs, dataDir, ct) && ReadRunningPort(dataDir) is { } runningPort)
@@ -105,7 +147,16 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Creates the database when it does not exist and returns its connection string.</summary>
     public async Task<string> EnsureDatabaseAsync(string database, CancellationToken ct = default)
     {
-        await using var conn = new NpgsqlConnection(ConnectionString);
+        await EnsureDatabaseAsync(ConnectionString, database, ct);
+        return ConnectionStringFor(database);
+    }
+
+    /// <summary>Creates <paramref name="database"/> on the server of <paramref name="serverConnectionString"/>
+    /// (any database of it) when it does not exist.</summary>
+    public static async Task EnsureDatabaseAsync(string serverConnectionString, string database, CancellationToken ct = default)
+    {
+        var maintenance = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = "postgres" }.ConnectionString;
+        await using var conn = new NpgsqlConnection(maintenance);
         await conn.OpenAsync(ct);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", conn)
         {
@@ -117,7 +168,6 @@ public sealed class PostgresServer : IAsyncDisposable
             await using var create = new NpgsqlCommand($"CREATE DATABASE {quoted}", conn);
             await create.ExecuteNonQueryAsync(ct);
         }
-        return ConnectionStringFor(database);
     }
 
     /// <summary>
@@ -141,7 +191,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
-    private static async Task InitialiseAsync(string binDir, string dataDir, string passwordFile, string? runAs,
+    private static async Task InitialiseAsync(string binDir, string dataDir, string password, string? runAs,
         CancellationToken ct)
     {
         Directory.CreateDirectory(dataDir);
@@ -149,12 +199,6 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             throw new LocalServerException(
                 $"{dataDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION); refusing to initialise over it.");
-        }
-        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
-        await File.WriteAllTextAsync(passwordFile, password, ct);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
         // initdb reads the password from a file; as root the file must be readable by the server's user.

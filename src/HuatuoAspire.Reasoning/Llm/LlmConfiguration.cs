@@ -11,6 +11,15 @@ public static class LlmConfiguration
 {
     public const string DefaultEndpointName = "inference";
 
+    /// <summary>The endpoint construction, search and the judge use when a run names none: <c>Llm:DefaultEndpoint</c>
+    /// (the AppHost sets it when an external endpoint is given), else <see cref="DefaultEndpointName"/>.</summary>
+    public static string DefaultEndpoint(IConfiguration configuration) =>
+        configuration["Llm:DefaultEndpoint"] is { Length: > 0 } name ? name : DefaultEndpointName;
+
+    /// <summary>The process's endpoints, as the services register them.</summary>
+    public static LlmEndpointRegistry CreateRegistry(IConfiguration configuration) =>
+        new(ReadEndpoints(configuration).Values, defaultName: DefaultEndpoint(configuration));
+
     public static IReadOnlyDictionary<string, LlmEndpointOptions> ReadEndpoints(IConfiguration configuration)
     {
         var endpoints = new Dictionary<string, LlmEndpointOptions>(StringComparer.OrdinalIgnoreCase);

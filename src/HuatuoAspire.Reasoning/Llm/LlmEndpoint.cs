@@ -263,18 +263,23 @@ public sealed class LlmEndpointRegistry : IDisposable
 {
     private readonly Dictionary<string, LlmEndpoint> _endpoints;
 
-    public LlmEndpointRegistry(IEnumerable<LlmEndpointOptions> endpoints, LlmUsageLedger? ledger = null)
+    /// <param name="defaultName">The endpoint a run uses when it names none (<c>Llm:DefaultEndpoint</c>; our own
+    /// inference service unless configured otherwise).</param>
+    public LlmEndpointRegistry(IEnumerable<LlmEndpointOptions> endpoints, LlmUsageLedger? ledger = null, string? defaultName = null)
     {
         Ledger = ledger ?? new LlmUsageLedger();
+        DefaultName = string.IsNullOrWhiteSpace(defaultName) ? LlmConfiguration.DefaultEndpointName : defaultName;
         _endpoints = endpoints.ToDictionary(o => o.Name, o => new LlmEndpoint(o, Ledger), StringComparer.OrdinalIgnoreCase);
     }
 
     public LlmUsageLedger Ledger { get; }
     public IReadOnlyCollection<string> Names => _endpoints.Keys;
+    public string DefaultName { get; }
 
+    /// <summary>The endpoint called <paramref name="name"/>, or the default one when no name is given.</summary>
     public LlmEndpoint Get(string? name = null)
     {
-        name ??= LlmConfiguration.DefaultEndpointName;
+        name ??= DefaultName;
         return _endpoints.TryGetValue(name, out var endpoint)
             ? endpoint
             : throw new LlmConfigurationException($"No LLM endpoint named '{name}' (configured: {string.Join(", ", _endpoints.Keys)}); add Llm:Endpoints:{name}:BaseUrl and :Model.");

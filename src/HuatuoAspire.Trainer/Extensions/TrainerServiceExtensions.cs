@@ -20,7 +20,7 @@ public static class TrainerServiceExtensions
         builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
         // The named LLM endpoints for the LLM-judge verifier (the workers register the same registry in `huatuo up`).
-        builder.Services.TryAddSingleton(sp => new LlmEndpointRegistry(LlmConfiguration.ReadEndpoints(sp.GetRequiredService<IConfiguration>()).Values));
+        builder.Services.TryAddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
         return builder;
     }
 

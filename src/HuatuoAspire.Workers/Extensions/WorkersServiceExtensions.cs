@@ -23,7 +23,7 @@ public static class WorkersServiceExtensions
         builder.AddHuatuoData();
         // The named LLM endpoints (Llm:Endpoints:<name>, the inference service by default), shared by every job so
         // that each endpoint's concurrency limit holds across the whole process.
-        builder.Services.AddSingleton(sp => new LlmEndpointRegistry(LlmConfiguration.ReadEndpoints(sp.GetRequiredService<IConfiguration>()).Values));
+        builder.Services.AddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddTransient<SearchJobs>();
         builder.Services.AddTransient<ConstructionJobs>();
         builder.Services.AddTransient<EvaluationJobs>();

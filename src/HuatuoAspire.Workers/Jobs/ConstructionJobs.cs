@@ -15,8 +15,9 @@ public sealed record ConstructionRunParameters
 {
     /// <summary>Construct from this dataset's exam questions (all datasets when null).</summary>
     public long? DatasetId { get; init; }
-    /// <summary>The LLM that filters and rewrites (Llm:Endpoints:&lt;name&gt;).</summary>
-    public string Endpoint { get; init; } = "inference";
+    /// <summary>The LLM that filters and rewrites (Llm:Endpoints:&lt;name&gt;); null: the default
+    /// endpoint (<c>Llm:DefaultEndpoint</c>, else our own inference service).</summary>
+    public string? Endpoint { get; init; }
     /// <summary>Named endpoints of the small models of the difficulty filter (none: the filter is skipped).</summary>
     public IReadOnlyList<string> DifficultyEndpoints { get; init; } = [];
     public bool LlmFilter { get; init; } = true;

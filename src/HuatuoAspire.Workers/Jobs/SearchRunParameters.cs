@@ -7,8 +7,9 @@ public sealed record SearchRunParameters
 {
     /// <summary>Search only this dataset's Accepted problems (all datasets when null).</summary>
     public long? DatasetId { get; init; }
-    /// <summary>The named LLM endpoint that writes the reasoning (Llm:Endpoints:&lt;name&gt;).</summary>
-    public string Endpoint { get; init; } = "inference";
+    /// <summary>The named LLM endpoint that writes the reasoning (Llm:Endpoints:&lt;name&gt;); null: the default
+    /// endpoint (<c>Llm:DefaultEndpoint</c>, else our own inference service).</summary>
+    public string? Endpoint { get; init; }
     /// <summary>The LLM judge's endpoint; the generating endpoint when null.</summary>
     public string? JudgeEndpoint { get; init; }
     /// <summary>"llm" (LLM judge) or "rule" (RuleVerifier, no LLM).</summary>
