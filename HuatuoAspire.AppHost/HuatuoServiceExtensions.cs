@@ -17,8 +17,9 @@ public static class HuatuoServiceExtensions
     }
 
     /// <summary>The HuatuoAspire dashboard's port: 5080, as with `huatuo up` (<c>DashboardPort</c> to change it).</summary>
-    public static int DashboardPort(this IDistributedApplicationBuilder builder) =>
-        int.TryParse(builder.Configuration["DashboardPort"], out var port) ? port : 5080;
+    /// 0 lets Aspire choose a free port (the tests do).
+    public static int? DashboardPort(this IDistributedApplicationBuilder builder) =>
+        int.TryParse(builder.Configuration["DashboardPort"], out var port) ? port == 0 ? null : port : 5080;
 
     /// <summary>An HTTP endpoint (a fixed port when given) and the service's own /health driving WaitFor.</summary>
     public static IResourceBuilder<ProjectResource> WithHuatuoService(this IResourceBuilder<ProjectResource> service, int? port = null) =>

@@ -29,6 +29,7 @@ var inference = builder.AddProject<Projects.HuatuoAspire_Inference>(ServiceNames
     .WithHuatuoService()
     .WithServedModel(servedModel)
     .WithEnvironment("Inference__DefaultModelDir", Path.Combine(data, "models", "default"))
+    .WithEnvironment("Inference__CheckpointCacheDir", Path.Combine(data, "models", "checkpoints"))
     // Checkpoints served from blob storage are downloaded from there; the inference service has no database.
     .WithReference(blobs).WaitFor(blobs);
 
