@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
 namespace HuatuoAspire.AppHost;
 
 /// <summary>How the AppHost runs each HuatuoAspire service, and the settings it reads for them.</summary>
@@ -16,10 +19,13 @@ public static class HuatuoServiceExtensions
         return folder;
     }
 
-    /// <summary>The HuatuoAspire dashboard's port: 5080, as with `huatuo up` (<c>DashboardPort</c> to change it).</summary>
-    /// 0 lets Aspire choose a free port (the tests do).
-    public static int? DashboardPort(this IDistributedApplicationBuilder builder) =>
-        int.TryParse(builder.Configuration["DashboardPort"], out var port) ? port == 0 ? null : port : 5080;
+    /// <summary>
+    /// A fixed local port for a service users open by hand: the dashboard on 5080 (as with `huatuo up`) and the
+    /// OpenAI-compatible API on 5081, changed with <c>DashboardPort</c> / <c>InferencePort</c>; 0 lets Aspire choose a
+    /// free one (the tests do).
+    /// </summary>
+    public static int? ServicePort(this IDistributedApplicationBuilder builder, string setting, int fallback) =>
+        int.TryParse(builder.Configuration[setting], out var port) ? port == 0 ? null : port : fallback;
 
     /// <summary>An HTTP endpoint (a fixed port when given) and the service's own /health driving WaitFor.</summary>
     public static IResourceBuilder<ProjectResource> WithHuatuoService(this IResourceBuilder<ProjectResource> service, int? port = null) =>
@@ -38,4 +44,20 @@ public static class HuatuoServiceExtensions
     public static IResourceBuilder<ProjectResource> WithServedModel(this IResourceBuilder<ProjectResource> inference,
         IResourceBuilder<ParameterResource>? model) =>
         model is null ? inference : inference.WithEnvironment("Inference__ModelPath", model);
+
+    /// <summary>Prints where to go once the dashboard is ready (the Aspire dashboard's own URL is printed by Aspire).</summary>
+    public static IResourceBuilder<ProjectResource> AnnouncesUrlsWhenReady(this IResourceBuilder<ProjectResource> dashboard,
+        IResourceBuilder<ProjectResource> inference)
+    {
+        dashboard.ApplicationBuilder.Eventing.Subscribe<ResourceReadyEvent>(dashboard.Resource, (e, _) =>
+        {
+            var site = dashboard.GetEndpoint("http").Url.Replace("localhost", "127.0.0.1");
+            var api = inference.GetEndpoint("http").Url.Replace("localhost", "127.0.0.1");
+            e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("HuatuoAspire").LogInformation(
+                "HuatuoAspire is up: dashboard {Site}/ (jobs {Site}/hangfire, health {Site}/health); OpenAI-compatible API {Api}/v1",
+                site, site, site, api);
+            return Task.CompletedTask;
+        });
+        return dashboard;
+    }
 }

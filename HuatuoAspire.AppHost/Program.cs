@@ -26,7 +26,7 @@ var migrations = builder.AddProject<Projects.HuatuoAspire_Cli>("migrations")
 
 // Services
 var inference = builder.AddProject<Projects.HuatuoAspire_Inference>(ServiceNames.Inference)
-    .WithHuatuoService()
+    .WithHuatuoService(port: builder.ServicePort("InferencePort", 5081))
     .WithServedModel(servedModel)
     .WithEnvironment("Inference__DefaultModelDir", Path.Combine(data, "models", "default"))
     .WithEnvironment("Inference__CheckpointCacheDir", Path.Combine(data, "models", "checkpoints"))
@@ -53,15 +53,16 @@ var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>(ServiceNames.Tra
     .WithLlmEndpoint(llm);
 
 // Apps
-builder.AddProject<Projects.HuatuoAspire_Dashboard>(ServiceNames.Dashboard)
-    .WithHuatuoService(port: builder.DashboardPort())
+var dashboard = builder.AddProject<Projects.HuatuoAspire_Dashboard>(ServiceNames.Dashboard)
+    .WithHuatuoService(port: builder.ServicePort("DashboardPort", 5080))
     .WithExternalHttpEndpoints()
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs)
     // The admin forms call the services' own APIs.
     .WithReference(workers)
     .WithReference(trainer)
-    .WithReference(inference);
+    .WithReference(inference)
+    .AnnouncesUrlsWhenReady(inference);
 
 builder.Build().Run();
 }

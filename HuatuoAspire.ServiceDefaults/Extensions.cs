@@ -24,6 +24,7 @@ public static class Extensions
     public static readonly string[] TelemetrySources =
     [
         "HuatuoAspire.Data",
+        "HuatuoAspire.Jobs",
         "HuatuoAspire.Workers",
         "HuatuoAspire.Reasoning",
         "HuatuoAspire.Training",

@@ -121,6 +121,33 @@ public sealed class PostgresServer : IAsyncDisposable
         return password;
     }
 
+    /// <summary>
+    /// The connection string of <paramref name="database"/> on a server that another program runs on
+    /// <paramref name="dataDirectory"/> (the Aspire AppHost's PostgreSQL), or null when none runs there. Nothing is
+    /// started, and the server is left to its owner.
+    /// </summary>
+    public static async Task<string?> TryConnectToRunningAsync(string dataDirectory, string database, CancellationToken ct = default)
+    {
+        var dataDir = Path.GetFullPath(dataDirectory);
+        var passwordFile = dataDir + ".password";
+        if (!File.Exists(passwordFile) || ReadRunningPort(dataDir) is not { } port) return null;
+        var connectionString = new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1", Port = port, Username = SuperUser, Password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim(),
+            Database = database, Timeout = 3,
+        }.ConnectionString;
+        try
+        {
+            await using var conn = new NpgsqlConnection(connectionString);
+            await conn.OpenAsync(ct);
+            return connectionString;
+        }
+        catch (NpgsqlException)
+        {
+            return null; // a stale pid file, or the database is not made yet
+        }
+    }
+
     private static async Task<PostgresServer> StartOrShareAsync(string binDir, string dataDir, CancellationToken ct)
     {
         var runAs = ServerUser;

@@ -35,9 +35,12 @@ public sealed class WholeSystemTests
         {
             var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.HuatuoAspire_AppHost>(
             [
-                $"--DataDirectory={data}", "--DashboardPort=0",
+                $"--DataDirectory={data}", "--DashboardPort=0", "--InferencePort=0",
                 "--Parameters:infrastructure=executables",
                 $"--Parameters:llm-url={llm.BaseUrl}", "--Parameters:llm-model=scripted-model",
+                // The resources' own logs and the start-up health probes would bury a failure's message in CI's log.
+                "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks=None",
+                "--Logging:LogLevel:HuatuoAspire.AppHost.Resources=None",
             ]);
             await using (var app = await builder.BuildAsync())
             {
@@ -68,6 +71,7 @@ public sealed class WholeSystemTests
                 Assert.Equal(("Succeeded", 3, 3), (search["status"]!.GetValue<string>(), search["itemsTotal"]!.GetValue<int>(), search["itemsSucceeded"]!.GetValue<int>()));
                 Assert.Contains(llm.Requests, r => r.Messages.Any(m => m.Content.StartsWith("<Multiple-choice Question>", StringComparison.Ordinal)));
                 Assert.Contains(llm.Requests, r => r.Messages.Any(m => m.Content.StartsWith("<Model Response>", StringComparison.Ordinal)));
+                AssertEachSearchItemIsOneTrace(llm.Requests, items: 3);
 
                 // The searched paths become SFT data; a small SFT run starts as the dashboard's form starts it.
                 var sft = Path.Combine(data, "sft.jsonl");
@@ -126,6 +130,22 @@ public sealed class WholeSystemTests
         // The infrastructure parameter says which way PostgreSQL and Azurite run.
         Assert.Contains(app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>(),
             p => p.Name == "infrastructure");
+    }
+
+    /// <summary>
+    /// The workers export traces (the Aspire dashboard shows them): each search item's job is one trace, so the LLM
+    /// calls of one item carry one trace id in their <c>traceparent</c>, and different items carry different ones.
+    /// </summary>
+    private static void AssertEachSearchItemIsOneTrace(IReadOnlyList<RecordedRequest> requests, int items)
+    {
+        static bool IsConstruction(RecordedRequest r) => r.Messages.Any(m =>
+            m.Content.StartsWith("<Multiple-choice Question>", StringComparison.Ordinal) || m.Content.StartsWith("Rewrite the multiple-choice", StringComparison.Ordinal));
+        var search = requests.Where(r => !IsConstruction(r)).ToList();
+        Assert.All(search, r => Assert.True(r.Headers.ContainsKey("traceparent"), "an LLM call without trace context"));
+        var traces = search.GroupBy(r => r.Headers["traceparent"].Split('-')[1]).ToList();
+        Assert.Equal(items, traces.Count);
+        // initial chain of thought, judge, rewrite into natural reasoning, final response
+        Assert.All(traces, t => Assert.Equal(4, t.Count()));
     }
 
     private static HttpClient Client(DistributedApplication app, string service) =>

@@ -57,6 +57,13 @@ public sealed class DataConnection : IAsyncDisposable
         {
             builder.Configuration[$"ConnectionStrings:{HuatuoDataExtensions.DatabaseConnectionName}"] = explicitConnection;
         }
+        else if (parse.GetValue(DataDirOption) is null && await RunningAppHostDatabaseAsync(ct) is { } appHost &&
+                 string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(HuatuoDataExtensions.DatabaseConnectionName)))
+        {
+            // The Aspire AppHost of this checkout runs: its database is the one the user looks at.
+            AnsiConsole.MarkupLine("[grey]the AppHost's PostgreSQL (.data/apphost)[/]");
+            builder.Configuration[$"ConnectionStrings:{HuatuoDataExtensions.DatabaseConnectionName}"] = appHost;
+        }
         else if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(HuatuoDataExtensions.DatabaseConnectionName)))
         {
             var dataDir = parse.GetValue(DataDirOption)?.FullName ?? UpCommand.DefaultDataDirectory();
@@ -78,6 +85,12 @@ public sealed class DataConnection : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The database of this checkout's running Aspire AppHost (its PostgreSQL in <c>.data/apphost</c>), if any.</summary>
+    private static Task<string?> RunningAppHostDatabaseAsync(CancellationToken ct) =>
+        RepositoryRoot.TryFind() is { } root
+            ? PostgresServer.TryConnectToRunningAsync(Path.Combine(root, ".data", "apphost", "postgres"), HuatuoDataExtensions.DatabaseConnectionName, ct)
+            : Task.FromResult<string?>(null);
 
     /// <summary>
     /// Opens the connection, runs <paramref name="body"/>, and turns configuration and connection problems into a

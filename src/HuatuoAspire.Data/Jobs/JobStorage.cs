@@ -40,6 +40,7 @@ public static class JobStorage
                 .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
                 .UseRecommendedSerializerSettings()
+                .UseFilter(new JobActivityFilter())
                 .UsePostgreSqlStorage(
                     o => o.UseNpgsqlConnection(connectionString),
                     new PostgreSqlStorageOptions
