@@ -112,9 +112,9 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
             foreach (var part in completion.Content) text.Append(part.Text);
             return Score(question, prompt, text.ToString(), null);
         }
-        catch (Exception e) when (e is ClientResultException or HttpRequestException or IOException or System.Text.Json.JsonException or FormatException
-                                       or InvalidOperationException or AggregateException
-                                   || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                                   && e is ClientResultException or HttpRequestException or IOException or System.Text.Json.JsonException or FormatException
+                                       or InvalidOperationException or AggregateException or OperationCanceledException)
         {
             // The endpoint gave no answer (the client's retry policy gives an AggregateException once its retries of
             // network failures are spent): recorded as failed, not as unparsed, and asked again on a resume.
