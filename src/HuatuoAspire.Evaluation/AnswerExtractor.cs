@@ -19,7 +19,7 @@ public sealed record ExtractedAnswer(string? Letter, ExtractionRule Rule)
 /// <summary>
 /// The option a person reads as the answer, or none. Only the text after <c>## Final Response</c> counts when the
 /// output has one. In order: the last answer phrase, in any case (<c>answer: c</c>, <c>the answer is (C)</c>,
-/// <c>I would choose B</c>, <c>correct option is d</c>, <c>option D is correct</c>), so a conclusion beats letters
+/// <c>I would choose B</c>, <c>correct option is d</c>, <c>option D is correct</c>, <c>\boxed{C}</c>), so a conclusion beats letters
 /// merely discussed; then one letter set apart (<c>**C**</c>, a line starting <c>C.</c> or <c>(C)</c>); then an
 /// option's text, only when it is the one option named or the one named after an answer phrase; last, an option
 /// similar to the whole output, only by a clear margin. Anything else is unparsed and counts as wrong: a fallback
@@ -54,7 +54,7 @@ public static partial class AnswerExtractor
     private static string? LastAnswerPhrase(string text, HashSet<string> labels)
     {
         var best = (Position: -1, Letter: (string?)null);
-        foreach (var pattern in (Regex[])[AnswerPrefixPattern(), ChoiceVerbPattern(), LetterIsCorrectPattern()])
+        foreach (var pattern in (Regex[])[AnswerPrefixPattern(), ChoiceVerbPattern(), LetterIsCorrectPattern(), BoxedLetterPattern()])
         {
             foreach (Match m in pattern.Matches(text))
             {
@@ -136,22 +136,26 @@ public static partial class AnswerExtractor
     // "word" notes a following word, which makes a lowercase "a" the article.
     private const string Letter = @"(?<open>(?:\*\*|__)?\s*[\(\[]?)\s*(?<letter>[A-Za-z])(?![A-Za-z0-9'’])(?<word>(?=[ \t]+[A-Za-z]))?";
 
-    [GeneratedRegex(@"(?:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice|response|letter))[""']?(?:\s+(?:is|would\s+be|will\s+be|should\s+be|must\s+be|here\s+is))?(?:\s*[:=\-–—])?\s*[""']?\s*(?:(?:option|choice|letter)\s+)?" + Letter,
+    [GeneratedRegex(@"(?:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice|response|letter)|答案)[""']?(?:\s*(?:is|would\s+be|will\s+be|should\s+be|must\s+be|here\s+is|是|为)(?:\s+(?:probably|likely|most\s+likely|clearly|definitely|therefore))?)?(?:\s*[:=\-–—：])?\s*[""']?\s*(?:(?:option|choice|letter)\s+)?" + Letter,
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex AnswerPrefixPattern();
+
+    [GeneratedRegex(@"\\boxed\{\s*(?:\\text\{)?(?<letter>[A-Za-z])\s*\}", RegexOptions.CultureInvariant)]
+    private static partial Regex BoxedLetterPattern();
 
     [GeneratedRegex(@"(?<!\bnot\s)(?<!n['’]t\s)\b(?:choose|chose|select|pick|go\s+with|going\s+with|opt\s+for|answer\s+with)\s+(?:(?:option|choice|answer|letter)\s+)?" + Letter,
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex ChoiceVerbPattern();
 
-    [GeneratedRegex(@"\b(?:option|choice|answer)\s+" + Letter + @"\s+(?:is|would\s+be|seems)\s+(?:the\s+)?(?:correct|right|best|most\s+appropriate|most\s+likely|answer)\b",
-        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?:\b(?:option|choice|answer)\s+|^[ \t]*|[.,;:!?][ \t]*|\b(?:so|thus|therefore|hence)[ \t]+)" + Letter + @"\s+(?:is|would\s+be|seems)\s+(?:the\s+)?(?:correct|right|best|most\s+appropriate|most\s+likely|answer)\b",
+        RegexOptions.IgnoreCase | RegexOptions.Multiline | RegexOptions.CultureInvariant)]
     private static partial Regex LetterIsCorrectPattern();
 
     [GeneratedRegex(@"\*\*\s*\(?(?<letter>[A-Za-z])\)?\s*(?:[.):][^*\n]*)?\*\*", RegexOptions.CultureInvariant)]
     private static partial Regex BoldLetterPattern();
 
-    [GeneratedRegex(@"^[ \t]*\(?(?<letter>[A-Za-z])(?:[.)]|\)?[ \t]*$|\)?[ \t]+[-–—:])", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    // "C. Warfarin", "(C) warfarin", "C", "C — warfarin"; not "E. coli" (a lowercase word after the period is a name).
+    [GeneratedRegex(@"^[ \t]*\(?(?<letter>[A-Za-z])(?:\.(?![ \t]*[a-z])|\)|[ \t]*$|\)?[ \t]+[-–—:])", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
     private static partial Regex LeadingLetterPattern();
 
     [GeneratedRegex(@"\b(?:answer|diagnosis|treatment|management|choice|option|step|cause|mechanism|finding|drug)\s+(?:here\s+)?(?:is|would\s+be|will\s+be|should\s+be|:)\s+(?:the\s+|an?\s+)?|\b(?:choose|select|pick|go\s+with|give|start)\s+(?:the\s+|an?\s+)?",

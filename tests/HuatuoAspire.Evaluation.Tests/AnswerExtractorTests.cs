@@ -55,6 +55,25 @@ public sealed class AnswerExtractorTests
         Assert.Equal(expected, AnswerExtractor.Extract(output, Options).Letter);
 
     [Theory]
+    [InlineData("The correct answer is: C. Low-dose aspirin", "C")]
+    [InlineData("Answer: (B) Propranolol", "B")]
+    [InlineData("My answer would be option C.", "C")]
+    [InlineData("Therefore, C is the correct answer.", "C")]
+    [InlineData("I think the answer is probably C", "C")]
+    [InlineData("I'll choose (D).", "D")]
+    [InlineData("**Answer:** C", "C")]
+    [InlineData("Correct answer — B", "B")]
+    [InlineData("答案是C。", "C")]
+    [InlineData("Final Answer: The final answer is $\\boxed{C}$", "C")]
+    [InlineData("Let me think. A is wrong. B is wrong. So the answer is D.", "D")]
+    [InlineData("Answer: D. Warfarin\n\nExplanation: aspirin (A) is wrong.", "D")]
+    [InlineData("The answer is not A; warfarin is.", "D")]
+    [InlineData("E. coli infection is unlikely; I'd pick warfarin.", "D")]
+    [InlineData("Vitamin C is the correct answer here.", "E")]
+    public void PhrasingsBeyondTheCorpusAreReadAsAPersonReadsThem(string output, string expected) =>
+        Assert.Equal(expected, AnswerExtractor.Extract(output, [.. Options, new("E", "Vitamin C")]).Letter);
+
+    [Theory]
     [InlineData("**C**", "C")]
     [InlineData("Weighing it all, the best fit is **B**.", "B")]
     [InlineData("B. Propranolol", "B")]
@@ -71,6 +90,9 @@ public sealed class AnswerExtractorTests
     [InlineData("Option (D) fits; not (B)")]
     [InlineData("A patient like this needs D")]
     [InlineData("warfarin or aspirin, hard to say")]
+    [InlineData("Hmm, I am not sure. It could be A or B.")]
+    [InlineData("The answer is unclear.")]
+    [InlineData("The patient should receive a beta blocker.")]
     public void RefusalsGibberishAndUndecidedAnswersAreUnparsed(string output) =>
         Assert.Equal(ExtractedAnswer.Unparsed, AnswerExtractor.Extract(output, Options));
 
