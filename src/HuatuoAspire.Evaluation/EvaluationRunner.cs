@@ -123,7 +123,7 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
     }
 
     private static string Describe(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } aggregate
-        ? $"{aggregate.Message} Last: {aggregate.InnerExceptions[^1].GetType().Name}: {aggregate.InnerExceptions[^1].Message}"
+        ? $"no answer after {aggregate.InnerExceptions.Count} tries; the last: {aggregate.InnerExceptions[^1].GetType().Name}: {aggregate.InnerExceptions[^1].Message}"
         : $"{e.GetType().Name}: {e.Message}";
 
     private static QuestionResult Score(BenchmarkQuestion question, string prompt, string? output, string? error)
