@@ -5,7 +5,10 @@ namespace HuatuoAspire.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => RunAsync(args, CancellationToken.None);
+
+    /// <summary>The command line with a token that stops it as Ctrl+C does (tests interrupt a command this way).</summary>
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         // Decode-heavy commands: libtorch's OpenMP threads wait passively so the decode kernel's workers get the cores
         // (must happen before libtorch loads; see OpenMpWaitPolicy for the figures).
@@ -41,6 +44,6 @@ public static class Program
         root.Subcommands.Add(bench);
 
         // Ctrl+C cancels the command's token; give long-running commands time to stop servers and flush files.
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
+        return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) }, cancellationToken);
     }
 }

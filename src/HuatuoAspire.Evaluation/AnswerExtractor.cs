@@ -3,89 +3,162 @@ using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Evaluation;
 
-/// <summary>Which rule found the answer letter; None means the output was empty or nothing matched.</summary>
+/// <summary>
+/// Which rule found the answer letter; None means the output was empty or gave no clear answer. The names are stored
+/// (results.jsonl, the database), so they stay: AnswerIs is any answer phrase, StandaloneLetter a letter set apart.
+/// </summary>
 public enum ExtractionRule { None, AnswerIs, StandaloneLetter, OptionText, MostSimilarOption }
 
 public sealed record ExtractedAnswer(string? Letter, ExtractionRule Rule)
 {
     public bool IsParsed => Letter is not null;
+
+    public static readonly ExtractedAnswer Unparsed = new(null, ExtractionRule.None);
 }
 
 /// <summary>
-/// Answer extraction as the HuatuoGPT-o1 reference scorer, in its order: the text after <c>## Final Response</c>
-/// when present; then "answer is X"; then a standalone option letter; then an option's text inside the answer; then
-/// the most similar option text. Where a rule matches several times the LAST match is taken, always (the reference
-/// headline takes the better of first and last, which flatters the model).
+/// The option a person reads as the answer, or none. Only the text after <c>## Final Response</c> counts when the
+/// output has one. In order: the last answer phrase, in any case (<c>answer: c</c>, <c>the answer is (C)</c>,
+/// <c>I would choose B</c>, <c>correct option is d</c>, <c>option D is correct</c>, <c>\boxed{C}</c>), so a conclusion beats letters
+/// merely discussed; then one letter set apart (<c>**C**</c>, a line starting <c>C.</c> or <c>(C)</c>); then an
+/// option's text, only when it is the one option named or the one named after an answer phrase; last, an option
+/// similar to the whole output, only by a clear margin. Anything else is unparsed and counts as wrong: a fallback
+/// never turns a refusal or gibberish into a letter.
 /// </summary>
 public static partial class AnswerExtractor
 {
+    /// <summary>The similarity fallback answers only above this ratio and this far ahead of the next option.</summary>
+    public const double SimilarityFloor = 0.8;
+    public const double SimilarityMargin = 0.2;
+
     /// <summary>A rule stored by name (the database column); unknown or absent names read as None.</summary>
     public static ExtractionRule ParseRule(string? name) =>
         Enum.TryParse<ExtractionRule>(name, ignoreCase: false, out var rule) ? rule : ExtractionRule.None;
 
     public static ExtractedAnswer Extract(string? output, IReadOnlyList<KeyValuePair<string, string>> options)
     {
-        if (string.IsNullOrWhiteSpace(output)) return new(null, ExtractionRule.None);
+        if (string.IsNullOrWhiteSpace(output)) return ExtractedAnswer.Unparsed;
         var text = output.Replace("\r\n", "\n", StringComparison.Ordinal);
         var final = text.LastIndexOf(ReasoningFormat.FinalResponseHeader, StringComparison.Ordinal);
         if (final >= 0) text = text[(final + ReasoningFormat.FinalResponseHeader.Length)..];
-        if (string.IsNullOrWhiteSpace(text)) return new(null, ExtractionRule.None);
-        var labels = options.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(text)) return ExtractedAnswer.Unparsed;
+        var labels = options.Select(o => o.Key.ToUpperInvariant()).ToHashSet(StringComparer.Ordinal);
 
-        // "answer is X", "answer is (X)", "answer is: **X**"; a lowercase letter only where it cannot be an article.
-        string? last = null;
-        foreach (Match m in AnswerIsPattern().Matches(text))
+        if (LastAnswerPhrase(text, labels) is { } phrase) return new(phrase, ExtractionRule.AnswerIs);
+        if (SingleStandaloneLetter(text, labels) is { } standalone) return new(standalone, ExtractionRule.StandaloneLetter);
+        if (NamedOption(text, options) is { } named) return new(named, ExtractionRule.OptionText);
+        return MostSimilarOption(text, options) is { } similar ? new(similar, ExtractionRule.MostSimilarOption) : ExtractedAnswer.Unparsed;
+    }
+
+    /// <summary>The letter of the last answer phrase in the text, whichever phrase it is.</summary>
+    private static string? LastAnswerPhrase(string text, HashSet<string> labels)
+    {
+        var best = (Position: -1, Letter: (string?)null);
+        foreach (var pattern in (Regex[])[AnswerPrefixPattern(), ChoiceVerbPattern(), LetterIsCorrectPattern(), BoxedLetterPattern()])
         {
-            var letter = m.Groups["letter"].Value;
-            var upper = letter.ToUpperInvariant();
-            if (!labels.Contains(upper)) continue;
-            var bracketed = m.Groups["open"].Length > 0 || m.Groups["close"].Length > 0;
-            if (letter != upper && !bracketed && m.Groups["after"].Length > 0 && char.IsWhiteSpace(m.Groups["after"].Value[0])) continue;
-            last = upper;
+            foreach (Match m in pattern.Matches(text))
+            {
+                var letter = LetterOf(m, labels);
+                if (letter is not null && m.Groups["letter"].Index > best.Position) best = (m.Groups["letter"].Index, letter);
+            }
         }
 
-        if (last is not null) return new(last, ExtractionRule.AnswerIs);
+        return best.Letter;
+    }
 
-        foreach (Match m in StandaloneLetterPattern().Matches(text))
+    /// <summary>The label a match names, or null when it is not an option or is the article "a" / the pronoun "I".</summary>
+    private static string? LetterOf(Match m, HashSet<string> labels)
+    {
+        var letter = m.Groups["letter"].Value;
+        var upper = letter.ToUpperInvariant();
+        if (!labels.Contains(upper)) return null;
+        var bracketed = m.Groups["open"].Length > 0;
+        // "answer is a beta blocker", "I choose a drug", "my answer: I think": words, not options.
+        if (!bracketed && m.Groups["word"].Success && (letter is "a" or "i" or "I")) return null;
+        return upper;
+    }
+
+    /// <summary>One letter set apart (bold, or opening a line); several different ones are no clear answer.</summary>
+    private static string? SingleStandaloneLetter(string text, HashSet<string> labels)
+    {
+        foreach (var pattern in (Regex[])[BoldLetterPattern(), LeadingLetterPattern()])
         {
-            var letter = m.Groups["letter"].Value;
-            // "A" and "I" followed by a space are usually the article and the pronoun, not options.
-            if ((letter == "A" || letter == "I") && m.Groups["after"].Value == " ") continue;
-            if (labels.Contains(letter)) last = letter;
+            var letters = pattern.Matches(text).Select(m => m.Groups["letter"].Value.ToUpperInvariant()).Where(labels.Contains).Distinct().ToList();
+            if (letters.Count == 1) return letters[0];
+            if (letters.Count > 1) return null;
         }
 
-        if (last is not null) return new(last, ExtractionRule.StandaloneLetter);
+        return null;
+    }
 
+    /// <summary>
+    /// The option whose text the output names: the only one named (an option inside a longer named one does not count),
+    /// or the one named right after the last answer phrase.
+    /// </summary>
+    private static string? NamedOption(string text, IReadOnlyList<KeyValuePair<string, string>> options)
+    {
         var lower = text.ToLowerInvariant();
-        var best = (Label: (string?)null, End: -1, Length: -1);
+        var spans = new List<(string Label, int Start, int End)>();
         foreach (var (label, optionText) in options)
         {
             var needle = optionText.Trim().ToLowerInvariant();
             if (needle.Length == 0) continue;
-            var at = lower.LastIndexOf(needle, StringComparison.Ordinal);
-            if (at < 0) continue;
-            var end = at + needle.Length;
-            // Latest occurrence wins; at the same end the longer option ("low-dose aspirin" over "aspirin").
-            if (end > best.End || (end == best.End && needle.Length > best.Length)) best = (label, end, needle.Length);
+            for (var at = lower.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = lower.IndexOf(needle, at + 1, StringComparison.Ordinal))
+            {
+                if (IsWordBoundary(lower, at - 1) && IsWordBoundary(lower, at + needle.Length)) spans.Add((label.ToUpperInvariant(), at, at + needle.Length));
+            }
         }
 
-        if (best.Label is not null) return new(best.Label, ExtractionRule.OptionText);
-
-        string? similar = null;
-        var highest = 0.0;
-        foreach (var (label, optionText) in options)
-        {
-            var ratio = SequenceSimilarity.Ratio(optionText.ToLowerInvariant(), lower);
-            // >= as the reference: among equally similar options the last one wins.
-            if (ratio > 0 && ratio >= highest) (similar, highest) = (label, ratio);
-        }
-
-        return similar is null ? new(null, ExtractionRule.None) : new(similar, ExtractionRule.MostSimilarOption);
+        // "aspirin" inside "low-dose aspirin" names the longer option only.
+        var named = spans.Where(s => !spans.Any(o => o.Label != s.Label && o.Start <= s.Start && o.End >= s.End && o.End - o.Start > s.End - s.Start)).ToList();
+        var distinct = named.Select(s => s.Label).Distinct().ToList();
+        if (distinct.Count == 1) return distinct[0];
+        if (distinct.Count == 0) return null;
+        var lastPhrase = OptionTextPhrasePattern().Matches(lower).LastOrDefault();
+        if (lastPhrase is null) return null;
+        var after = lastPhrase.Index + lastPhrase.Length;
+        return named.Where(s => s.Start == after).Select(s => s.Label).FirstOrDefault();
     }
 
-    [GeneratedRegex(@"answer\s+is\s*:?\s*(?<open>\*\*|\(|\[)?\s*(?<letter>[A-Za-z])(?<close>\*\*|\)|\])?(?<after>[^A-Za-z0-9]|$)", RegexOptions.IgnoreCase)]
-    private static partial Regex AnswerIsPattern();
+    private static bool IsWordBoundary(string text, int index) => index < 0 || index >= text.Length || !char.IsLetterOrDigit(text[index]);
 
-    [GeneratedRegex(@"(?<=^|[^A-Za-z0-9_])(?<letter>[A-Z])(?<after>[^A-Za-z0-9_]|$)")]
-    private static partial Regex StandaloneLetterPattern();
+    private static string? MostSimilarOption(string text, IReadOnlyList<KeyValuePair<string, string>> options)
+    {
+        var lower = text.Trim().ToLowerInvariant();
+        var ranked = options.Select(o => (Label: o.Key.ToUpperInvariant(), Ratio: SequenceSimilarity.Ratio(o.Value.Trim().ToLowerInvariant(), lower)))
+            .OrderByDescending(r => r.Ratio).ToList();
+        if (ranked.Count == 0 || ranked[0].Ratio < SimilarityFloor) return null;
+        var runnerUp = ranked.Count > 1 ? ranked[1].Ratio : 0;
+        return ranked[0].Ratio - runnerUp >= SimilarityMargin ? ranked[0].Label : null;
+    }
+
+    // A letter as an answer names it: optional bold and bracket, then one letter not followed by a letter or digit;
+    // "word" notes a following word, which makes a lowercase "a" the article.
+    private const string Letter = @"(?<open>(?:\*\*|__)?\s*[\(\[]?)\s*(?<letter>[A-Za-z])(?![A-Za-z0-9'’])(?<word>(?=[ \t]+[A-Za-z]))?";
+
+    [GeneratedRegex(@"(?:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice|response|letter)|答案)[""']?(?:\s*(?:is|would\s+be|will\s+be|should\s+be|must\s+be|here\s+is|是|为)(?:\s+(?:probably|likely|most\s+likely|clearly|definitely|therefore))?)?(?:\s*[:=\-–—：])?\s*[""']?\s*(?:(?:option|choice|letter)\s+)?" + Letter,
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex AnswerPrefixPattern();
+
+    [GeneratedRegex(@"\\boxed\{\s*(?:\\text\{)?(?<letter>[A-Za-z])\s*\}", RegexOptions.CultureInvariant)]
+    private static partial Regex BoxedLetterPattern();
+
+    [GeneratedRegex(@"(?<!\bnot\s)(?<!n['’]t\s)\b(?:choose|chose|select|pick|go\s+with|going\s+with|opt\s+for|answer\s+with)\s+(?:(?:option|choice|answer|letter)\s+)?" + Letter,
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ChoiceVerbPattern();
+
+    [GeneratedRegex(@"(?:\b(?:option|choice|answer)\s+|^[ \t]*|[.,;:!?][ \t]*|\b(?:so|thus|therefore|hence)[ \t]+)" + Letter + @"\s+(?:is|would\s+be|seems)\s+(?:the\s+)?(?:correct|right|best|most\s+appropriate|most\s+likely|answer)\b",
+        RegexOptions.IgnoreCase | RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex LetterIsCorrectPattern();
+
+    [GeneratedRegex(@"\*\*\s*\(?(?<letter>[A-Za-z])\)?\s*(?:[.):][^*\n]*)?\*\*", RegexOptions.CultureInvariant)]
+    private static partial Regex BoldLetterPattern();
+
+    // "C. Warfarin", "(C) warfarin", "C", "C — warfarin"; not "E. coli" (a lowercase word after the period is a name).
+    [GeneratedRegex(@"^[ \t]*\(?(?<letter>[A-Za-z])(?:\.(?![ \t]*[a-z])|\)|[ \t]*$|\)?[ \t]+[-–—:])", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex LeadingLetterPattern();
+
+    [GeneratedRegex(@"\b(?:answer|diagnosis|treatment|management|choice|option|step|cause|mechanism|finding|drug)\s+(?:here\s+)?(?:is|would\s+be|will\s+be|should\s+be|:)\s+(?:the\s+|an?\s+)?|\b(?:choose|select|pick|go\s+with|give|start)\s+(?:the\s+|an?\s+)?",
+        RegexOptions.CultureInvariant)]
+    private static partial Regex OptionTextPhrasePattern();
 }

@@ -11,8 +11,9 @@ public sealed class BenchmarkFormatException(string message) : Exception(message
 
 /// <summary>
 /// Reads benchmarks in the reference format: a JSON object keyed by benchmark name, each a list of
-/// {question, options:{A:…}, answer_idx, answer}; or JSONL with the same fields and an optional "source" (the
-/// benchmark name, "unknown" when absent).
+/// {question, options:{A:…}, answer_idx, answer} (a bare list is the benchmark "normal", as the reference reads it);
+/// or JSONL with the same fields and an optional "source" (the benchmark name, "unknown" when absent). A file, or a
+/// benchmark, without questions is an error. Places are "file:line" (from 1) and "item N" (counted from 1).
 /// </summary>
 public static class BenchmarkLoader
 {
@@ -20,49 +21,72 @@ public static class BenchmarkLoader
     {
         if (!File.Exists(path)) throw new BenchmarkFormatException($"{path}: file not found.");
         var text = File.ReadAllText(path);
-        var trimmed = text.TrimStart();
-        var isJsonl = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || (!trimmed.StartsWith('{') && !trimmed.StartsWith('['));
-        if (!isJsonl)
-        {
-            // A JSON object whose first value is not a list is JSONL with one record per line.
-            try
-            {
-                using var probe = JsonDocument.Parse(text);
-                if (probe.RootElement.ValueKind == JsonValueKind.Object && probe.RootElement.EnumerateObject().Any(p => p.Value.ValueKind != JsonValueKind.Array))
-                    isJsonl = true;
-            }
-            catch (JsonException) when (trimmed.StartsWith('{'))
-            {
-                isJsonl = true;
-            }
-            catch (JsonException e)
-            {
-                throw new BenchmarkFormatException($"{path}:{e.LineNumber + 1}: invalid JSON: {e.Message}");
-            }
-        }
+        if (string.IsNullOrWhiteSpace(text)) throw new BenchmarkFormatException($"{path}: the file is empty; it holds no questions.");
+        var questions = IsJsonl(path, text) ? LoadJsonl(path, text) : LoadKeyed(path, text);
+        if (questions.Count == 0) throw new BenchmarkFormatException($"{path}: no questions in the file.");
+        return questions;
+    }
 
-        return isJsonl ? LoadJsonl(path, text) : LoadKeyed(path, text);
+    /// <summary>
+    /// JSONL when named so, or when the first line is a whole JSON object that is a record (not an object of lists):
+    /// a pretty-printed keyed file starts with a line that is not whole JSON, and is then read (and reported) whole.
+    /// </summary>
+    private static bool IsJsonl(string path, string text)
+    {
+        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return true;
+        var trimmed = text.TrimStart();
+        if (!trimmed.StartsWith('{') && !trimmed.StartsWith('[')) return true;
+        var firstLine = trimmed.Split('\n', 2)[0].Trim();
+        try
+        {
+            using var probe = JsonDocument.Parse(firstLine);
+            return probe.RootElement.ValueKind == JsonValueKind.Object
+                && probe.RootElement.EnumerateObject().Any(p => p.Value.ValueKind != JsonValueKind.Array);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private static List<BenchmarkQuestion> LoadKeyed(string path, string text)
     {
-        using var document = JsonDocument.Parse(text);
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-            throw new BenchmarkFormatException($"{path}:1: expected a JSON object keyed by benchmark name, found {document.RootElement.ValueKind}.");
-        var questions = new List<BenchmarkQuestion>();
-        foreach (var benchmark in document.RootElement.EnumerateObject())
+        JsonDocument document;
+        try
         {
-            var index = 0;
-            foreach (var item in benchmark.Value.EnumerateArray())
-            {
-                questions.Add(Read(item, benchmark.Name, index, $"{path}: benchmark '{benchmark.Name}' item {index}"));
-                index++;
-            }
+            document = JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            throw new BenchmarkFormatException($"{path}:{e.LineNumber + 1}: invalid JSON: {e.Message}");
         }
 
-        return questions;
-    }
+        using (document)
+        {
+            var root = document.RootElement;
+            var benchmarks = root.ValueKind switch
+            {
+                JsonValueKind.Object => root.EnumerateObject().Select(p => (p.Name, p.Value)).ToList(),
+                JsonValueKind.Array => [("normal", root)],
+                _ => throw new BenchmarkFormatException($"{path}:1: expected a JSON object keyed by benchmark name, found {root.ValueKind}."),
+            };
+            var questions = new List<BenchmarkQuestion>();
+            foreach (var (name, items) in benchmarks)
+            {
+                if (items.ValueKind != JsonValueKind.Array)
+                    throw new BenchmarkFormatException($"{path}: benchmark '{name}' must be a list of questions, found {items.ValueKind}.");
+                if (items.GetArrayLength() == 0) throw new BenchmarkFormatException($"{path}: benchmark '{name}' has no questions.");
+                var index = 0;
+                foreach (var item in items.EnumerateArray())
+                {
+                    questions.Add(Read(item, name, index, $"{path}: benchmark '{name}' item {index + 1} (counted from 1)"));
+                    index++;
+                }
+            }
 
+            return questions;
+        }
+    }
     private static List<BenchmarkQuestion> LoadJsonl(string path, string text)
     {
         var questions = new List<BenchmarkQuestion>();

@@ -11,7 +11,9 @@ public sealed record EvaluationOptions
     public string Model { get; init; } = "default";
     public int Concurrency { get; init; } = 4;
     public int? MaxTokens { get; init; }
+    /// <summary>0 (greedy) unless asked: the reference's eval.py samples at 0.5 with top_p 0.9, which makes a score vary between runs.</summary>
     public float Temperature { get; init; }
+    public float? TopP { get; init; }
     public bool StrictPrompt { get; init; }
 
     /// <summary>Retries of 408/429/5xx and network failures, with back-off honouring Retry-After (System.ClientModel's policy).</summary>
@@ -34,12 +36,17 @@ public interface IEvaluationResultSink
 }
 
 /// <summary>
-/// Runs multiple-choice benchmarks against any OpenAI-compatible endpoint with bounded concurrency, skipping
-/// questions the sink already holds without error, and returns every result (earlier ones included).
+/// Runs multiple-choice benchmarks against any OpenAI-compatible endpoint with bounded concurrency. A question the
+/// sink already holds an answer to (the same prompt, matched by <see cref="QuestionHash"/>, not by position) is not
+/// asked again but scored again, so a resumed run reads old answers with the current extractor. A question the
+/// endpoint never answers, after the client's retries, is recorded with its error and the run goes on.
 /// </summary>
 public sealed class EvaluationRunner(ChatClient client, EvaluationOptions options)
 {
     public const string Prompt = "Please answer the following multiple-choice question:\n{0}\n{1}";
+
+    // The reference's strict prompt says its first sentence twice ("Please answer the following multiple-choice
+    // questions. Please answer the following multiple-choice questions, ensuring ..."); this is it said once.
     public const string StrictPrompt = "Please answer the following multiple-choice question, ensuring your response concludes with the correct option in the format: 'The answer is A.'.\n{0}\n{1}";
 
     public static ChatClient CreateClient(string baseUrl, string model, string? apiKey, EvaluationOptions options) =>
@@ -56,12 +63,30 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
         return string.Format(System.Globalization.CultureInfo.InvariantCulture, strict ? StrictPrompt : Prompt, question.Question, optionLines);
     }
 
+    /// <summary>The latest answered (not failed) record of each asked prompt, per benchmark.</summary>
+    public static IReadOnlyDictionary<(string Benchmark, string Hash), QuestionResult> Answered(IEnumerable<QuestionResult> existing)
+    {
+        var answered = new Dictionary<(string, string), QuestionResult>();
+        foreach (var record in existing.Where(r => r.Error is null)) answered[(record.Benchmark, QuestionHash.Of(record.Prompt))] = record;
+        return answered;
+    }
+
+    /// <summary>How many of <paramref name="questions"/> the records already answer, and how many answered records match none of them.</summary>
+    public (int Answered, int Unmatched) CountStored(IReadOnlyList<BenchmarkQuestion> questions, IEnumerable<QuestionResult> existing)
+    {
+        var answered = Answered(existing);
+        var keys = questions.Select(Key).ToHashSet();
+        return (keys.Count(answered.ContainsKey), answered.Keys.Count(k => !keys.Contains(k)));
+    }
+
+    private (string, string) Key(BenchmarkQuestion q) => (q.Benchmark, QuestionHash.Of(BuildPrompt(q, options.StrictPrompt)));
+
     public async Task<IReadOnlyList<QuestionResult>> RunAsync(IReadOnlyList<BenchmarkQuestion> questions, IEvaluationResultSink sink,
         IProgress<QuestionResult>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1);
-        var done = sink.Existing.Where(r => r.Error is null).ToDictionary(r => (r.Benchmark, r.Index));
-        var todo = questions.Where(q => !done.ContainsKey((q.Benchmark, q.Index))).ToList();
+        var done = Answered(sink.Existing);
+        var todo = questions.Where(q => !done.ContainsKey(Key(q))).ToList();
         var fresh = new System.Collections.Concurrent.ConcurrentDictionary<(string, int), QuestionResult>();
         await Parallel.ForEachAsync(todo, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken },
             async (question, ct) =>
@@ -72,33 +97,40 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
                 progress?.Report(result);
             }).ConfigureAwait(false);
 
-        return questions.Select(q => fresh.TryGetValue((q.Benchmark, q.Index), out var r) ? r : done[(q.Benchmark, q.Index)]).ToList();
+        return questions.Select(q => fresh.TryGetValue((q.Benchmark, q.Index), out var r) ? r : Score(q, done[Key(q)].Prompt, done[Key(q)].Output, null)).ToList();
     }
 
     private async Task<QuestionResult> AnswerAsync(BenchmarkQuestion question, CancellationToken cancellationToken)
     {
         var prompt = BuildPrompt(question, options.StrictPrompt);
-        var chatOptions = new ChatCompletionOptions { Temperature = options.Temperature };
+        var chatOptions = new ChatCompletionOptions { Temperature = options.Temperature, TopP = options.TopP };
         if (options.MaxTokens is { } max) chatOptions.MaxOutputTokenCount = max;
-        string? output = null;
-        string? error = null;
         try
         {
             ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage(prompt)], chatOptions, cancellationToken).ConfigureAwait(false);
             var text = new StringBuilder();
             foreach (var part in completion.Content) text.Append(part.Text);
-            output = text.ToString();
+            return Score(question, prompt, text.ToString(), null);
         }
-        catch (Exception e) when (e is ClientResultException or HttpRequestException or IOException or System.Text.Json.JsonException or FormatException or InvalidOperationException
-                                   || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                                   && e is ClientResultException or HttpRequestException or IOException or System.Text.Json.JsonException or FormatException
+                                       or InvalidOperationException or AggregateException or OperationCanceledException)
         {
-            // A question the endpoint could not answer counts as wrong and unparsed; the reason is kept.
-            error = $"{e.GetType().Name}: {e.Message}";
+            // The endpoint gave no answer (the client's retry policy gives an AggregateException once its retries of
+            // network failures are spent): recorded as failed, not as unparsed, and asked again on a resume.
+            return Score(question, prompt, null, Describe(e));
         }
+    }
 
-        var extracted = AnswerExtractor.Extract(output, question.Options);
+    private static string Describe(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } aggregate
+        ? $"no answer after {aggregate.InnerExceptions.Count} tries; the last: {aggregate.InnerExceptions[^1].GetType().Name}: {aggregate.InnerExceptions[^1].Message}"
+        : $"{e.GetType().Name}: {e.Message}";
+
+    private static QuestionResult Score(BenchmarkQuestion question, string prompt, string? output, string? error)
+    {
+        var extracted = error is null ? AnswerExtractor.Extract(output, question.Options) : ExtractedAnswer.Unparsed;
         return new QuestionResult(question.Benchmark, question.Index, question.Question,
             question.Options.ToDictionary(o => o.Key, o => o.Value), question.AnswerIdx, prompt, output,
-            extracted.Letter, extracted.Rule, extracted.Letter == question.AnswerIdx, error);
+            extracted.Letter, extracted.Rule, extracted.Letter == question.AnswerIdx.ToUpperInvariant(), error);
     }
 }

@@ -89,9 +89,10 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         // q0 right (after the final-response header), q1 right (option text), q2 empty: 2 of 3, 1 unparsed.
         var detail = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/evaluations/{id}"));
         var medqa = Row(detail, "score-MedQA_USLME_test");
-        Assert.Equal(["MedQA_USLME_test", "3", "2", "66.7%", "20.8%–93.9%", "1", "100.0%"], Cells(medqa));
-        Assert.Equal(["PubMedQA_test", "2", "1", "50.0%", "9.5%–90.5%", "0", "50.0%"], Cells(Row(detail, "score-PubMedQA_test")));
-        Assert.Contains("unparsed dropped", detail);
+        // The reference scorer's figure drops the empty answer: 2 of 2.
+        Assert.Equal(["MedQA_USLME_test", "3", "2", "66.7%", "20.8%–93.9%", "1", "0", "100.0% (of 2)"], Cells(medqa));
+        Assert.Equal(["PubMedQA_test", "2", "1", "50.0%", "9.5%–90.5%", "0", "0", "50.0% (of 2)"], Cells(Row(detail, "score-PubMedQA_test")));
+        Assert.Contains("The reference figure is the HuatuoGPT-o1 repository's own scorer", detail);
         // The first benchmark's questions, each with its prompt and output.
         var q0 = Row(detail, "result-0");
         Assert.Contains("Which drug is an anticoagulant (q0)?", q0);
@@ -103,7 +104,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
 
         var list = WebUtility.HtmlDecode(await host.Browser.GetStringAsync("/evaluations"));
         Assert.Contains("MedQA_USLME_test 66.7% (2/3)", Row(list, $"evaluation-{id}"));
-        Assert.Contains("| MedQA_USLME_test | 3 | 2 | 66.7% | 20.8–93.9% | 1 | 100.0% |",
+        Assert.Contains("| MedQA_USLME_test | 3 | 2 | 66.7% | 20.8–93.9% | 1 | 0 | 100.0% (of 2) |",
             await host.Browser.GetStringAsync($"/api/evaluation-runs/{id}/report?format=md"));
 
         // The pipeline-run page shows the same run's progress and points to its scores.

@@ -9,6 +9,8 @@ public sealed class AnswerExtractorTests
         new("A", "Aspirin"), new("B", "Propranolol"), new("C", "Low-dose aspirin"), new("D", "Warfarin"),
     ];
 
+    private static readonly KeyValuePair<string, string>[] FiveOptions = [.. Options, new("E", "Heparin")];
+
     [Theory]
     [InlineData("The answer is B.", "B")]
     [InlineData("The answer is (C)", "C")]
@@ -31,15 +33,68 @@ public sealed class AnswerExtractorTests
     }
 
     [Theory]
+    [InlineData("answer: c", "C")]
+    [InlineData("Answer: e", "E")]
+    [InlineData("choose b", "B")]
+    [InlineData("I'd go with option d; it fits.", "D")]
+    [InlineData("Correct option: (C) Low-dose aspirin", "C")]
+    [InlineData("The best choice is c.", "C")]
+    [InlineData("{\"answer\": \"d\", \"why\": \"INR\"}", "D")]
+    [InlineData("### Final answer\n(b)", "B")]
+    [InlineData("Option C is correct.", "C")]
+    [InlineData("So the answer is: **D**", "D")]
+    public void AnswerPhrasesAreReadInAnyCase(string output, string expected) =>
+        Assert.Equal(new ExtractedAnswer(expected, ExtractionRule.AnswerIs), AnswerExtractor.Extract(output, FiveOptions));
+
+    [Theory]
+    [InlineData("I would choose B because increased activity of D cells explains the ulcer.", "B")]
+    [InlineData("Option A is tempting and D cells matter, but the answer is C.", "C")]
+    [InlineData("I would not choose A; I choose D.", "D")]
+    [InlineData("A. Aspirin is tempting, yet option D is the best answer.", "D")]
+    public void TheConclusionWinsOverLettersMerelyDiscussed(string output, string expected) =>
+        Assert.Equal(expected, AnswerExtractor.Extract(output, Options).Letter);
+
+    [Theory]
+    [InlineData("The correct answer is: C. Low-dose aspirin", "C")]
+    [InlineData("Answer: (B) Propranolol", "B")]
+    [InlineData("My answer would be option C.", "C")]
+    [InlineData("Therefore, C is the correct answer.", "C")]
+    [InlineData("I think the answer is probably C", "C")]
+    [InlineData("I'll choose (D).", "D")]
+    [InlineData("**Answer:** C", "C")]
+    [InlineData("Correct answer — B", "B")]
+    [InlineData("答案是C。", "C")]
+    [InlineData("Final Answer: The final answer is $\\boxed{C}$", "C")]
+    [InlineData("Let me think. A is wrong. B is wrong. So the answer is D.", "D")]
+    [InlineData("Answer: D. Warfarin\n\nExplanation: aspirin (A) is wrong.", "D")]
+    [InlineData("The answer is not A; warfarin is.", "D")]
+    [InlineData("E. coli infection is unlikely; I'd pick warfarin.", "D")]
+    [InlineData("Vitamin C is the correct answer here.", "E")]
+    public void PhrasingsBeyondTheCorpusAreReadAsAPersonReadsThem(string output, string expected) =>
+        Assert.Equal(expected, AnswerExtractor.Extract(output, [.. Options, new("E", "Vitamin C")]).Letter);
+
+    [Theory]
+    [InlineData("**C**", "C")]
+    [InlineData("Weighing it all, the best fit is **B**.", "B")]
     [InlineData("B. Propranolol", "B")]
-    [InlineData("Option (D) fits; not (B)", "B")]
-    [InlineData("A patient like this needs D", "D")]
-    public void StandaloneLetterRuleSkipsArticlesAndTakesTheLast(string output, string expected)
-    {
-        var answer = AnswerExtractor.Extract(output, Options);
-        Assert.Equal(expected, answer.Letter);
-        Assert.Equal(ExtractionRule.StandaloneLetter, answer.Rule);
-    }
+    [InlineData("(D) — warfarin, because of the valve.", "D")]
+    [InlineData("c", "C")]
+    public void OneLetterSetApartIsTheAnswer(string output, string expected) =>
+        Assert.Equal(new ExtractedAnswer(expected, ExtractionRule.StandaloneLetter), AnswerExtractor.Extract(output, Options));
+
+    [Theory]
+    [InlineData("I'm sorry, but I can't answer a medical question. Please consult a doctor.")]
+    [InlineData("As an AI language model, I cannot choose a treatment for a patient.")]
+    [InlineData("lorem vaso ipsum cardio the of zzq plinth murmur.")]
+    [InlineData("## Thinking\n\nThe patient presents with fatigue and the differential includes")]
+    [InlineData("Option (D) fits; not (B)")]
+    [InlineData("A patient like this needs D")]
+    [InlineData("warfarin or aspirin, hard to say")]
+    [InlineData("Hmm, I am not sure. It could be A or B.")]
+    [InlineData("The answer is unclear.")]
+    [InlineData("The patient should receive a beta blocker.")]
+    public void RefusalsGibberishAndUndecidedAnswersAreUnparsed(string output) =>
+        Assert.Equal(ExtractedAnswer.Unparsed, AnswerExtractor.Extract(output, Options));
 
     [Fact]
     public void FinalResponseSectionIsTheOnlyTextConsidered()
@@ -60,20 +115,24 @@ public sealed class AnswerExtractorTests
     }
 
     [Fact]
-    public void OptionTextRulePrefersTheLatestThenTheLongerOption()
+    public void OptionTextCountsOnlyWhenItIsClearlyTheAnswer()
     {
+        // Two options named: the one after the answer phrase ("give").
         Assert.Equal(new ExtractedAnswer("A", ExtractionRule.OptionText), AnswerExtractor.Extract("warfarin is risky, give aspirin", Options));
+        Assert.Equal(new ExtractedAnswer("D", ExtractionRule.OptionText), AnswerExtractor.Extract("The most likely answer here is warfarin.", Options));
         // "low-dose aspirin" and "aspirin" end at the same place: the longer option is the one named.
         Assert.Equal(new ExtractedAnswer("C", ExtractionRule.OptionText), AnswerExtractor.Extract("give low-dose aspirin", Options));
     }
 
     [Fact]
-    public void MostSimilarOptionIsTheLastResortAndTiesGoToTheLaterOption()
+    public void MostSimilarOptionAnswersOnlyByAClearMargin()
     {
         Assert.Equal(new ExtractedAnswer("B", ExtractionRule.MostSimilarOption), AnswerExtractor.Extract("propanolol", Options));
+        // Equally similar, or not similar enough: no guess.
         KeyValuePair<string, string>[] twins = [new("A", "xy"), new("B", "yx")];
-        Assert.Equal(new ExtractedAnswer("B", ExtractionRule.MostSimilarOption), AnswerExtractor.Extract("x", twins));
-        Assert.Equal(new ExtractedAnswer(null, ExtractionRule.None), AnswerExtractor.Extract("zzz", twins));
+        Assert.Equal(ExtractedAnswer.Unparsed, AnswerExtractor.Extract("x", twins));
+        Assert.Equal(ExtractedAnswer.Unparsed, AnswerExtractor.Extract("zzz", twins));
+        Assert.Equal(ExtractedAnswer.Unparsed, AnswerExtractor.Extract("warfarine or heparine", FiveOptions));
     }
 
     [Theory]

@@ -46,7 +46,14 @@ public sealed class EvaluationRunnerTests : IDisposable
     [InlineData("{\"question\":\"q\",\"options\":{\"A\":\"x\",\"B\":\"y\"},\"answer_idx\":\"A\"}\n{\"question\":\"q\",\"options\":{\"A\":\"x\",\"B\":\"y\"},\"answer_idx\":\"C\"}", ":2: answer_idx 'C' is not one of the options (A, B)")]
     [InlineData("{\"question\":\"q\",\"options\":{\"A\":\"x\",\"B\":\"y\"},\"answer_idx\":\"A\"}\n\n{\"question\": ", ":3: invalid JSON")]
     [InlineData("{\"options\":{\"A\":\"x\",\"B\":\"y\"},\"answer_idx\":\"A\"}", ":1: missing or empty string field 'question'")]
-    [InlineData("{\"MedQA\": [{\"question\":\"q\",\"options\":[\"x\",\"y\"],\"answer_idx\":\"A\"}]}", "benchmark 'MedQA' item 0: 'options' must be an object")]
+    [InlineData("{\"MedQA\": [{\"question\":\"q\",\"options\":[\"x\",\"y\"],\"answer_idx\":\"A\"}]}", "benchmark 'MedQA' item 1 (counted from 1): 'options' must be an object")]
+    [InlineData("{\n  \"MedQA\": [\n    {\"question\": \"q\", \"options\": {\"A\": \"x\", \"B\": \"y\"}, \"answer_idx\": \"A\"},\n    {\"question\": \"q2\", \"opt", ":4: invalid JSON")]
+    [InlineData("", ": the file is empty")]
+    [InlineData("  \n", ": the file is empty")]
+    [InlineData("{}", ": no questions in the file")]
+    [InlineData("[]", ": benchmark 'normal' has no questions")]
+    [InlineData("{\"MedQA\": []}", ": benchmark 'MedQA' has no questions")]
+    [InlineData("{\"MedQA\": [{\"question\":\"q\",\"options\":{\"A\":\"x\",\"B\":\"y\"},\"answer_idx\":\"A\"}, {\"question\":\"q\",\"options\":{\"A\":\"x\"},\"answer_idx\":\"A\"}]}", "benchmark 'MedQA' item 2 (counted from 1): needs at least two options")]
     public void BadInputNamesFileAndPlace(string content, string expected)
     {
         var path = Path.Combine(_dir, "bad.json");
@@ -94,13 +101,15 @@ public sealed class EvaluationRunnerTests : IDisposable
 
         var scores = EvaluationReport.Score(results).ToDictionary(s => s.Benchmark);
         var medqa = scores["MedQA_USLME_test"];
-        Assert.Equal((6, 3, 2), (medqa.Total, medqa.Correct, medqa.Unparsed));
+        // The empty answer is unparsed; the malformed body is a failure of the endpoint, counted apart; both are wrong.
+        Assert.Equal((6, 3, 1, 1), (medqa.Total, medqa.Correct, medqa.Unparsed, medqa.Failed));
         Assert.Equal(0.5, medqa.Accuracy);
-        Assert.Equal(0.75, medqa.AccuracyExcludingUnparsed);
+        // The reference's figure drops the empty and the failed answer.
+        Assert.Equal((4, 0.75), (medqa.Reference!.Counted, medqa.Reference.Accuracy));
         Assert.Equal(WilsonInterval.Compute(3, 6), (medqa.Ci95Low, medqa.Ci95High));
         var medmcqa = scores["MedMCQA_validation"];
-        Assert.Equal((4, 2, 1), (medmcqa.Total, medmcqa.Correct, medmcqa.Unparsed));
-        Assert.Equal(2.0 / 3.0, medmcqa.AccuracyExcludingUnparsed, 12);
+        Assert.Equal((4, 2, 0, 1), (medmcqa.Total, medmcqa.Correct, medmcqa.Unparsed, medmcqa.Failed));
+        Assert.Equal(2.0 / 3.0, medmcqa.Reference!.Accuracy, 12);
 
         Assert.Equal(11, server.Requests.Count); // ten questions plus the retried 429
         Assert.All(server.Requests, r => Assert.Equal((256, 0.0, "scripted-model"), (r.MaxTokens!.Value, r.Temperature!.Value, r.Model!)));
@@ -131,12 +140,13 @@ public sealed class EvaluationRunnerTests : IDisposable
 
         Assert.Equal(before + 2, server.Requests.Count);
         medqa = EvaluationReport.Score(results).Single(s => s.Benchmark == "MedQA_USLME_test");
-        Assert.Equal((6, 4, 1), (medqa.Total, medqa.Correct, medqa.Unparsed));
+        Assert.Equal((6, 4, 1, 0), (medqa.Total, medqa.Correct, medqa.Unparsed, medqa.Failed));
         Assert.Equal(6, JsonlResultSink.Read(resultsPath).Count(r => r.Benchmark == "MedQA_USLME_test"));
 
         var json = JsonNode.Parse(EvaluationReport.ToJson(EvaluationReport.Score(results)))!;
         Assert.Equal(4, json["MedQA_USLME_test"]!["correct"]!.GetValue<int>());
-        Assert.Equal(0.8, json["MedQA_USLME_test"]!["accuracy_excluding_unparsed"]!.GetValue<double>(), 12);
+        Assert.Equal(0.8, json["MedQA_USLME_test"]!["reference"]!["accuracy"]!.GetValue<double>(), 12);
+        Assert.Equal(1, json["MedMCQA_validation"]!["failed"]!.GetValue<int>());
         Assert.Contains("| MedQA_USLME_test | 6 | 4 | 66.7% |", EvaluationReport.ToMarkdown(EvaluationReport.Score(results)), StringComparison.Ordinal);
     }
 }

@@ -100,11 +100,11 @@ public sealed class EvaluationRunsApiTests(PostgresFixture fixture)
         var run = await WaitAsync(http, id, r => r.Status is "Succeeded" or "Failed");
         Assert.Equal(("Succeeded", 6, 6, 5, 1), (run.Status, run.QuestionsTotal, run.QuestionsDone, run.Answered, run.Failed));
         var score = Assert.Single(run.Benchmarks);
-        // 0 (A, after the final-response header) and 2 (C, by option text) are right; 1 and 5 are wrong; 3 (empty) and
-        // 4 (failed) are unparsed: counted wrong in the headline, dropped in the reference's figure.
-        Assert.Equal(("MedQA_mini", 6, 2, 2), (score.Benchmark, score.Total, score.Correct, score.Unparsed));
+        // 0 (A, after the final-response header) and 2 (C, by option text) are right; 1 and 5 are wrong; 3 (empty) is
+        // unparsed and 4 failed: both counted wrong in the headline, dropped in the reference scorer's figure.
+        Assert.Equal(("MedQA_mini", 6, 2, 1, 1), (score.Benchmark, score.Total, score.Correct, score.Unparsed, score.Failed));
         Assert.Equal(2 / 6.0, score.Accuracy, 6);
-        Assert.Equal(0.5, score.AccuracyExcludingUnparsed, 6);
+        Assert.Equal((4, 0.5), (score.Reference!.Counted, score.Reference.Accuracy));
         Assert.Equal((0.0968, 0.7000), (Math.Round(score.Ci95Low, 4), Math.Round(score.Ci95High, 4)));
         Assert.Equal(6, llm.Requests.Count);
         Assert.Contains("The answer is A.'", llm.Requests[0].LastUserMessage); // the strict prompt
@@ -123,12 +123,13 @@ public sealed class EvaluationRunsApiTests(PostgresFixture fixture)
         Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync($"api/evaluation-runs/{id}/resume", null)).StatusCode);
         run = await WaitAsync(http, id, r => r.Status is "Succeeded" or "Failed" && r.Failed == 0);
         Assert.Equal(("Succeeded", 6, 6, 0), (run.Status, run.QuestionsDone, run.Answered, run.Failed));
-        Assert.Equal((3, 1), (run.Benchmarks[0].Correct, run.Benchmarks[0].Unparsed));
+        Assert.Equal((3, 1, 0), (run.Benchmarks[0].Correct, run.Benchmarks[0].Unparsed, run.Benchmarks[0].Failed));
         Assert.Equal(7, llm.Requests.Count);
 
         var markdown = await http.GetStringAsync($"api/evaluation-runs/{id}/report?format=md");
         Assert.Contains("| MedQA_mini | 6 | 3 | 50.0% |", markdown);
-        Assert.Contains("\"accuracy_excluding_unparsed\": 0.6", await http.GetStringAsync($"api/evaluation-runs/{id}/report"));
+        var report = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync($"api/evaluation-runs/{id}/report"))!["MedQA_mini"]!;
+        Assert.Equal((0.6, 5), (report["reference"]!["accuracy"]!.GetValue<double>(), report["reference"]!["counted"]!.GetValue<int>()));
         var list = await http.GetFromJsonAsync<List<EvaluationRunsApi.EvaluationRunView>>("api/evaluation-runs");
         Assert.Contains(list!, r => r.Id == id);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("api/evaluation-runs/999999")).StatusCode);
