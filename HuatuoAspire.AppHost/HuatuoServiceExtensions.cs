@@ -24,8 +24,35 @@ public static class HuatuoServiceExtensions
     /// OpenAI-compatible API on 5081, changed with <c>DashboardPort</c> / <c>InferencePort</c>; 0 lets Aspire choose a
     /// free one (the tests do).
     /// </summary>
-    public static int? ServicePort(this IDistributedApplicationBuilder builder, string setting, int fallback) =>
-        int.TryParse(builder.Configuration[setting], out var port) ? port == 0 ? null : port : fallback;
+    public static int? ServicePort(this IDistributedApplicationBuilder builder, string setting, int fallback)
+    {
+        var text = builder.Configuration[setting];
+        int port;
+        if (string.IsNullOrWhiteSpace(text)) port = fallback;
+        else if (!int.TryParse(text, out port) || port is < 0 or > 65535)
+            throw new AppHostConfigurationException($"{setting} must be a port number (0 for any free port), got '{text}'.");
+        if (port == 0) return null;
+        // Aspire's proxy would fail to bind a taken port silently, and the service would never become healthy.
+        if (builder.ExecutionContext.IsRunMode && !PortIsFree(port))
+            throw new AppHostConfigurationException(
+                $"Port {port} ({setting}) is taken by another program (a running `huatuo up` or AppHost?): stop it, or start with --{setting}=N.");
+        return port;
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>An HTTP endpoint (a fixed port when given) and the service's own /health driving WaitFor.</summary>
     public static IResourceBuilder<ProjectResource> WithHuatuoService(this IResourceBuilder<ProjectResource> service, int? port = null) =>

@@ -83,6 +83,19 @@ public sealed class AppModelTests : IDisposable
     }
 
     [Fact]
+    public void ATakenDashboardPortIsOneClearLineInsteadOfADashboardThatNeverBecomesHealthy()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var builder = DistributedApplication.CreateBuilder([$"--DashboardPort={port}"]);
+        var error = Assert.Throws<AppHostConfigurationException>(() => builder.ServicePort("DashboardPort", 5080));
+        Assert.StartsWith($"Port {port} (DashboardPort) is taken by another program", error.Message);
+        Assert.Null(DistributedApplication.CreateBuilder(["--DashboardPort=0"]).ServicePort("DashboardPort", 5080));
+        Assert.Throws<AppHostConfigurationException>(() => DistributedApplication.CreateBuilder(["--DashboardPort=http"]).ServicePort("DashboardPort", 5080));
+    }
+
+    [Fact]
     public void AnExternalLlmBecomesTheServicesDefaultEndpointWithItsKeyAsASecret()
     {
         var builder = DistributedApplication.CreateBuilder(
