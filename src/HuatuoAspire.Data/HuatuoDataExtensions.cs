@@ -32,7 +32,9 @@ public static class HuatuoDataExtensions
 
         builder.Services.AddPooledDbContextFactory<HuatuoDbContext>(o => o.UseNpgsql(connectionString, ConfigureNpgsql));
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContext());
-        builder.Services.AddHealthChecks().AddDbContextCheck<HuatuoDbContext>(DatabaseConnectionName);
+        // Aspire's integration adds the health check, Npgsql's tracing and metrics to the registration above. Its
+        // retrying execution strategy stays off: imports and jobs open their own transactions, which it refuses.
+        builder.EnrichNpgsqlDbContext<HuatuoDbContext>(settings => settings.DisableRetry = true);
 
         builder.Services.AddTransient<DatasetImporter>();
         builder.Services.AddTransient<Export.DatasetExporter>();

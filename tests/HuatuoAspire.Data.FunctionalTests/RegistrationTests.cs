@@ -37,7 +37,8 @@ public sealed class RegistrationTests(InfrastructureFixture infra)
 
         var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Healthy, health.Status);
-        Assert.Contains("huatuodb", health.Entries.Keys);
+        // The check Aspire's Npgsql EF Core integration registers, named after the context.
+        Assert.Contains(nameof(HuatuoDbContext), health.Entries.Keys);
 
         var store = host.Services.GetRequiredService<ArtifactStore>();
         var stored = await store.UploadAsync("di/hello.txt", new MemoryStream("hello"u8.ToArray()));
