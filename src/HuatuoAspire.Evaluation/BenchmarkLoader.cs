@@ -51,17 +51,7 @@ public static class BenchmarkLoader
 
     private static List<BenchmarkQuestion> LoadKeyed(string path, string text)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(text);
-        }
-        catch (JsonException e)
-        {
-            throw new BenchmarkFormatException($"{path}:{e.LineNumber + 1}: invalid JSON: {e.Message}");
-        }
-
-        using (document)
+        using (var document = Parse(text, e => $"{path}:{e.LineNumber + 1}"))
         {
             var root = document.RootElement;
             var benchmarks = root.ValueKind switch
@@ -87,6 +77,19 @@ public static class BenchmarkLoader
             return questions;
         }
     }
+    /// <summary>Parses JSON; invalid JSON is an error at the place <paramref name="where"/> names.</summary>
+    private static JsonDocument Parse(string json, Func<JsonException, string> where)
+    {
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new BenchmarkFormatException($"{where(e)}: invalid JSON: {e.Message}");
+        }
+    }
+
     private static List<BenchmarkQuestion> LoadJsonl(string path, string text)
     {
         var questions = new List<BenchmarkQuestion>();
@@ -96,17 +99,7 @@ public static class BenchmarkLoader
         {
             var line = lines[i].Trim();
             if (line.Length == 0) continue;
-            JsonDocument document;
-            try
-            {
-                document = JsonDocument.Parse(line);
-            }
-            catch (JsonException e)
-            {
-                throw new BenchmarkFormatException($"{path}:{i + 1}: invalid JSON: {e.Message}");
-            }
-
-            using (document)
+            using (var document = Parse(line, _ => $"{path}:{i + 1}"))
             {
                 var where = $"{path}:{i + 1}";
                 if (document.RootElement.ValueKind != JsonValueKind.Object) throw new BenchmarkFormatException($"{where}: expected a JSON object per line.");
