@@ -10,7 +10,7 @@ namespace HuatuoAspire.Model.Checkpoints;
 /// <c>model-0000X-of-0000N.safetensors</c> listed by <c>model.safetensors.index.json</c>. Loading is strict (every
 /// parameter must be in the checkpoint, every checkpoint tensor must be a parameter) and reads each tensor from the file
 /// straight into its parameter's memory (a conversion — bf16 to fp32, fp32 to bf16, int8 quantization — goes through a
-/// staging buffer of at most ~16 MiB), so a model costs its weight bytes once, never twice.
+/// staging buffer of at most 4 MiB), so a model costs its weight bytes once, never twice.
 /// </summary>
 public sealed class HuggingFaceCheckpoint : IDisposable
 {
@@ -151,7 +151,7 @@ public sealed class HuggingFaceCheckpoint : IDisposable
     }
 
     /// <summary>Staging for conversions: at most this many bytes of fp32 at a time.</summary>
-    private const long StagingBytes = 16L << 20;
+    private const long StagingBytes = 4L << 20;
 
     private static void CopyInto(SafeTensorsFile file, SafeTensorInfo info, Tensor parameter)
     {
