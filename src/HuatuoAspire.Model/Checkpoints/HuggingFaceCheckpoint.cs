@@ -190,9 +190,12 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         for (long row = 0; row < info.Shape[0]; row += rowsPerChunk)
         {
             var rows = Math.Min(rowsPerChunk, info.Shape[0] - row);
-            using var piece = staging.narrow(0, 0, rows);
+            // Every intermediate is freed here, not by the garbage collector: left to it, each piece's fp32 copy
+            // stayed resident until a collection, and an int8 load peaked above the fp32 model's size.
+            using var scope = NewDisposeScope();
+            var piece = staging.narrow(0, 0, rows);
             file.ReadInto(info, row * columns * elementSize, piece.bytes);
-            using var widened = piece.to_type(ScalarType.Float32).contiguous();
+            var widened = piece.to_type(ScalarType.Float32);
             var count = checked((int)(rows * columns));
             Modules.Int8Blocks.Quantize(new ReadOnlySpan<float>((float*)Modules.Projection.Data(widened), count),
                 new Span<sbyte>(q + row * columns, count), new Span<float>(s + row * blocks, checked((int)(rows * blocks))));

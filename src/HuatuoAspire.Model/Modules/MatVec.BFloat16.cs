@@ -77,6 +77,17 @@ public static unsafe partial class MatVec
             y[(long)r * outFeatures + o] = Bf16Dot1(w + (long)o * n, xs + (long)r * n, n) + (b is null ? 0f : b[o]);
     }
 
+    /// <summary>Widens <paramref name="count"/> bf16 values to fp32 (prefill widens weights a block at a time).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WidenBFloat16(ushort* source, float* target, long count)
+    {
+        long i = 0;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            for (; i + 8 <= count; i += 8)
+                (System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(source + i) << 16).AsSingle().Store(target + i);
+        for (; i < count; i++) target[i] = Bf16(source[i]);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Bf16(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 

@@ -53,6 +53,24 @@ public static unsafe partial class MatVec
             y[(long)r * outFeatures + o] = Int8Dot1(w + (long)o * n, scales + (long)o * blocks, n, x + (long)r * n) + (b is null ? 0f : b[o]);
     }
 
+    /// <summary>Dequantizes <paramref name="count"/> int8 values (whole blocks) with their block scales to fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WidenInt8(sbyte* source, float* scales, float* target, long count)
+    {
+        for (long i = 0, g = 0; i < count; i += Int8Blocks.BlockSize, g++)
+        {
+            if (Avx2.IsSupported)
+            {
+                var d = Vector256.Create(scales[g]);
+                for (var k = 0; k < Int8Blocks.BlockSize; k += 8) (Widen(source + i + k) * d).Store(target + i + k);
+            }
+            else
+            {
+                for (var k = 0; k < Int8Blocks.BlockSize; k++) target[i + k] = source[i + k] * scales[g];
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Widen(sbyte* at) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(at));
 

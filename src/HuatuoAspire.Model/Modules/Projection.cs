@@ -140,8 +140,22 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>W as <paramref name="dtype"/>: bf16 widened, int8 times its block scales.</summary>
-    public static Tensor Dequantize(Tensor weight, Tensor? scales, ScalarType dtype = ScalarType.Float32)
+    public static unsafe Tensor Dequantize(Tensor weight, Tensor? scales, ScalarType dtype = ScalarType.Float32)
     {
+        var fast = dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU && weight.is_contiguous()
+                   && (scales is null || scales.is_contiguous());
+        if (fast && weight.dtype == ScalarType.BFloat16)
+        {
+            var widened = empty(weight.shape, ScalarType.Float32);
+            MatVec.WidenBFloat16((ushort*)Data(weight), (float*)Data(widened), weight.NumberOfElements);
+            return widened;
+        }
+        if (fast && weight.dtype == ScalarType.Int8 && scales is { dtype: ScalarType.Float32 } && MatVec.IsInt8Accelerated)
+        {
+            var widened = empty(weight.shape, ScalarType.Float32);
+            MatVec.WidenInt8((sbyte*)Data(weight), (float*)Data(scales), (float*)Data(widened), weight.NumberOfElements);
+            return widened;
+        }
         if (weight.dtype != ScalarType.Int8) return weight.to(dtype);
         if (scales is null) throw new ArgumentException("int8 weights need their scales.", nameof(scales));
         using var scope = NewDisposeScope();

@@ -12,7 +12,8 @@ public sealed class ResidentMemoryCollection
 
 /// <summary>
 /// Loading reads every weight from the file straight into its tensor (a conversion goes through a small staging
-/// buffer), so the peak resident memory of a load grows by the weight bytes once, for one file and for shards.
+/// buffer), so the peak resident memory of a load grows by the weight bytes once (measured 1.04–1.19×; int8 1.29× on
+/// this 24 M-parameter model, where the fixed 8 MiB of staging is a third of its 26 MiB), for one file and for shards.
 /// </summary>
 [Collection(ResidentMemoryCollection.Name)]
 public sealed class LoadMemoryTests(ITestOutputHelper output)
@@ -21,6 +22,7 @@ public sealed class LoadMemoryTests(ITestOutputHelper output)
     [InlineData("f32", false)]
     [InlineData("f32", true)]
     [InlineData("bf16", true)]
+    [InlineData("int8", false)]
     public void LoadingCostsTheWeightBytesOnceInPeakResidentMemory(string dtype, bool sharded)
     {
         var folder = sharded ? SmallFolder.Value.Sharded : SmallFolder.Value.Single;
@@ -32,8 +34,10 @@ public sealed class LoadMemoryTests(ITestOutputHelper output)
         var before = ResidentMemory.Current();
         using var model = CausalLanguageModel.FromPretrained(folder, ModelPlacement.ForWeights("cpu", dtype));
         var peak = ResidentMemory.Peak() - before;
+        output.WriteLine($"resident after the load: {(ResidentMemory.Current() - before) / 1048576.0:F1} MiB");
         output.WriteLine($"{dtype}{(sharded ? ", sharded" : "")}: peak resident growth {peak / 1048576.0:F1} MiB for {model.WeightBytes / 1048576.0:F1} MiB of weights ({(double)peak / model.WeightBytes:F2}×)");
-        Assert.True(peak <= 1.2 * model.WeightBytes, $"peak growth {peak} B for {model.WeightBytes} B of weights");
+        // A conversion's staging (4 MiB read + 4 MiB widened) is a constant, not a share of the model: allowed on top.
+        Assert.True(peak <= 1.2 * model.WeightBytes + (8 << 20), $"peak growth {peak} B for {model.WeightBytes} B of weights");
     }
 
     private static readonly Lazy<(string Single, string Sharded)> SmallFolder = new(() =>
