@@ -41,6 +41,9 @@ public sealed record ModelPlacement(Device Device, ScalarType DType, WeightStora
     /// </summary>
     public static ModelPlacement ForWeights(string? device, string? weights)
     {
+        // Refused on the names alone: making a CUDA device throws where libtorch has no CUDA.
+        if (weights == "int8" && device is not null && device.StartsWith("cuda", StringComparison.Ordinal))
+            throw new ArgumentException("int8 weights run on the CPU only (use --device cpu, or bf16 on CUDA).");
         var d = string.IsNullOrEmpty(device) || device == "auto" ? Default.Device : torch.device(device);
         var cpu = d.type == DeviceType.CPU;
         return weights switch

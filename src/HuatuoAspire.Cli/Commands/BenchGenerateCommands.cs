@@ -51,6 +51,8 @@ public static class BenchGenerateCommands
             var llamaMissing = "";
             if (parse.GetValue(compare)) llamaAvailable = LlamaCppBenchmark.IsAvailable(out llamaMissing);
 
+            // What the runtime and libtorch hold before any weight: the peak minus this is what the model costs.
+            var beforeLoad = ResidentMemory.Current();
             using var lm = CausalLanguageModel.FromPretrained(dir, placement);
             var result = GenerationBenchmark.Run(lm, parse.GetValue(prompt), parse.GetValue(steps), parse.GetValue(batch),
                 progress: stage => Console.Error.WriteLine($"measuring {stage} ..."));
@@ -92,7 +94,8 @@ public static class BenchGenerateCommands
             Row("peak resident memory", F(result.PeakMemoryBytes / 1048576.0, "MiB"),
                 llama is { PeakResidentBytes: > 0 } ? F(llama.PeakResidentBytes / 1048576.0, "MiB (node + llama.cpp)") : null,
                 llama is { PeakResidentBytes: > 0 } ? Ratio(result.PeakMemoryBytes, llama.PeakResidentBytes) : null);
-            Row("peak resident memory ÷ weight bytes", string.Create(CultureInfo.InvariantCulture, $"{(double)result.PeakMemoryBytes / weightBytes:F2} ×"));
+            Row("resident before loading (runtime, libtorch)", F(beforeLoad / 1048576.0, "MiB"));
+            Row("(peak − before loading) ÷ weight bytes", string.Create(CultureInfo.InvariantCulture, $"{(double)(result.PeakMemoryBytes - beforeLoad) / weightBytes:F2} ×"));
             Row("perplexity, fixed text", string.Create(CultureInfo.InvariantCulture, $"{perplexity:F3}"));
             Row("weight bytes per decode step", F(result.WeightBytesPerStep / 1048576.0, "MiB"));
             Row("copy bandwidth (read + write)", F(result.CopyBandwidthBytesPerSecond / 1e9, "GB/s"));
@@ -103,7 +106,7 @@ public static class BenchGenerateCommands
             Row("by CPU time: batch-1 decode vs bound", F(result.PercentOfBoundByCpuTime, "% (meaningful with --threads 1)"));
             Row("load average (1, 5, 15 min)", LoadAverage());
             AnsiConsole.Write(table);
-            if (!llamaAvailable) Console.Out.WriteLine($"llama.cpp comparison skipped: {llamaMissing}");
+            if (!llamaAvailable) AnsiConsole.WriteLine($"llama.cpp comparison skipped: {llamaMissing}");
             return 0;
         });
         return command;
