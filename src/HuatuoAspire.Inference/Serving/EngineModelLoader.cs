@@ -32,6 +32,7 @@ public sealed class EngineModelLoader(ILogger<EngineModelLoader> logger) : IServ
             var owner = File.Exists(Path.Combine(request.Path, DefaultModelMarker))
                 ? "huatuo (built-in default: random tiny Llama, byte tokenizer)"
                 : "huatuo (" + request.Path + ")";
+            if (placement.Weights != WeightStorage.Compute) owner += $", {placement.WeightsName} weights";
             logger.LogInformation("Loaded {Path}: {Parameters:N0} parameters, {Weights} weights ({WeightMiB:N0} MiB), context {Context}, batch {Batch}.",
                 request.Path, model.ParameterCount, placement.WeightsName, model.WeightBytes >> 20, decoder.MaxLength, decoder.Capacity);
             return new ServedModel(request.ModelId, owner, request.Path, tokenizer, new EngineBatchDecoder(model, decoder), decoder.MaxLength);
