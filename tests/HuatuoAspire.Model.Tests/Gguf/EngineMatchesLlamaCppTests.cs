@@ -15,9 +15,10 @@ public sealed class EngineMatchesLlamaCppTests(ITestOutputHelper output) : IDisp
     // Measured: max |Δlogit| ≈ 5.5e-7 for F32 (both compute in float32; logits are ~0.1 at this init), ≈ 8e-4 for F16.
     private const double F32Tolerance = 1e-5;
     private const double F16Tolerance = 2e-3;
-    // Measured: Q8_0 ≈ TBD (llama.cpp rounds activations to int8 blocks too); BF16 ≈ TBD (bf16 activations in its products).
-    private const double Q8Tolerance = 5e-2;
-    private const double Bf16Tolerance = 5e-2;
+    // Measured: Q8_0 9.2e-3 (llama) and 1.1e-2 (qwen2): llama.cpp also rounds the activations to int8 blocks, we do
+    // not; our fp32 model is 1.6e-2 to 1.9e-2 away from it. BF16 3.9e-3: llama.cpp rounds activations to bf16.
+    private const double Q8Tolerance = 3e-2;
+    private const double Bf16Tolerance = 1e-2;
     private const int NewTokens = 16;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("huatuo-engine-llama-cpp-").FullName;
