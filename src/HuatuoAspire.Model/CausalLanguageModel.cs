@@ -6,8 +6,11 @@ using static TorchSharp.torch;
 
 namespace HuatuoAspire.Model;
 
-/// <summary>Where and in what precision a model runs: fp32 on CPU, bf16 on CUDA by default.</summary>
-public sealed record ModelPlacement(Device Device, ScalarType DType)
+/// <summary>
+/// Where and in what precision a model runs: fp32 on CPU, bf16 on CUDA by default; <see cref="Weights"/> may hold the
+/// matrices of an fp32 CPU model as bf16 or int8 (<see cref="WeightStorage"/>).
+/// </summary>
+public sealed record ModelPlacement(Device Device, ScalarType DType, WeightStorage Weights = WeightStorage.Compute)
 {
     public static ModelPlacement Cpu => new(CPU, ScalarType.Float32);
 
@@ -27,6 +30,40 @@ public sealed record ModelPlacement(Device Device, ScalarType DType)
         };
         return new ModelPlacement(d, t);
     }
+
+    /// <summary>The names <see cref="ForWeights"/> takes.</summary>
+    public static readonly string[] WeightDTypeNames = ["auto", "f32", "bf16", "int8"];
+
+    /// <summary>
+    /// The placement for a weight dtype as inference commands name it (<c>--dtype</c>): <c>f32</c>; <c>bf16</c> (on the
+    /// CPU bf16 matrices with fp32 compute, on CUDA bf16 throughout); <c>int8</c> (CPU only: int8 matrices, fp32
+    /// compute); <c>auto</c> or nothing: the default placement.
+    /// </summary>
+    public static ModelPlacement ForWeights(string? device, string? weights)
+    {
+        // Refused on the names alone: making a CUDA device throws where libtorch has no CUDA.
+        if (weights == "int8" && device is not null && device.StartsWith("cuda", StringComparison.Ordinal))
+            throw new ArgumentException("int8 weights run on the CPU only (use --device cpu, or bf16 on CUDA).");
+        var d = string.IsNullOrEmpty(device) || device == "auto" ? Default.Device : torch.device(device);
+        var cpu = d.type == DeviceType.CPU;
+        return weights switch
+        {
+            null or "" or "auto" => Parse(device, null),
+            "f32" or "fp32" or "float32" => new ModelPlacement(d, ScalarType.Float32),
+            "bf16" or "bfloat16" => cpu ? new ModelPlacement(d, ScalarType.Float32, WeightStorage.BFloat16) : new ModelPlacement(d, ScalarType.BFloat16),
+            "int8" when cpu => new ModelPlacement(d, ScalarType.Float32, WeightStorage.Int8),
+            "int8" => throw new ArgumentException("int8 weights run on the CPU only (use --device cpu, or bf16 on CUDA)."),
+            _ => throw new ArgumentException($"Unknown weight dtype '{weights}' (f32, bf16, int8)."),
+        };
+    }
+
+    /// <summary>How the model's matrices are held, as <c>--dtype</c> names it.</summary>
+    public string WeightsName => Weights switch
+    {
+        WeightStorage.BFloat16 => "bf16",
+        WeightStorage.Int8 => "int8",
+        _ => DType == ScalarType.BFloat16 ? "bf16" : DType == ScalarType.Float16 ? "f16" : "f32",
+    };
 }
 
 /// <summary>
@@ -57,6 +94,11 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
 
     public long ParameterCount => parameters().Sum(p => p.NumberOfElements);
 
+    /// <summary>Bytes of every parameter as held in memory, int8 block scales included.</summary>
+    public long WeightBytes =>
+        parameters().Sum(p => p.NumberOfElements * p.ElementSize)
+        + named_buffers().Where(b => b.name.EndsWith(".weight_scales", StringComparison.Ordinal)).Sum(b => b.buffer.NumberOfElements * b.buffer.ElementSize);
+
     /// <summary>Rotary tables covering every position this model will see (grown on demand).</summary>
     public RotaryEmbedding Rope(int positions)
     {
@@ -73,7 +115,7 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
 
     /// <summary>Logits from hidden states: the head, or the tied embedding matrix.</summary>
     public Tensor Logits(Tensor hidden) =>
-        lm_head is not null ? lm_head.forward(hidden) : Projection.Linear(hidden, model.embed_tokens.weight!, null);
+        lm_head is not null ? lm_head.forward(hidden) : Projection.Linear(hidden, model.embed_tokens.weight, null, model.embed_tokens.weight_scales);
 
     /// <summary>
     /// A full causal forward pass without a cache (training, scoring): logits [B, T, V]. With
@@ -110,7 +152,7 @@ public sealed class CausalLanguageModel : nn.Module<Tensor, LayerInputs, Tensor>
         var target = placement ?? ModelPlacement.Default;
         // The load below is strict (every parameter or an error), so the projections skip their initialisation pass.
         CausalLanguageModel lm;
-        using (Projection.WeightsLoadedAfterwards()) lm = new CausalLanguageModel(config, target);
+        using (Projection.WeightsLoadedAfterwards(target.Weights)) lm = new CausalLanguageModel(config, target);
         using var checkpoint = HuggingFaceCheckpoint.Open(modelDirectory);
         checkpoint.LoadInto(lm, lm.IsIgnorableCheckpointTensor);
         lm.eval();

@@ -43,6 +43,29 @@ public sealed class EngineServingTests : IDisposable
         Assert.True(sequential[0]["usage"]!["prompt_tokens"]!.GetValue<int>() > 20);
     }
 
+    [Fact]
+    public async Task TheServiceLoadsItsModelWithInt8WeightsWhenConfiguredAndAnswersInBatches()
+    {
+        var loader = new EngineModelLoader(NullLogger<EngineModelLoader>.Instance);
+        var folder = Path.Combine(_dir, "tiny");
+        using (ModelPresets.Create(folder, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 4)) { }
+
+        await using var server = await InferenceServer.StartAsync(folder, loader, maxBatchSize: 4, contextLength: 256, modelId: "tiny",
+            configuration: new Dictionary<string, string?> { ["Inference:WeightDType"] = "int8" });
+        var models = JsonNode.Parse(await server.Http.GetStringAsync("/v1/models"))!;
+        Assert.EndsWith("int8 weights", models["data"]![0]!["owned_by"]!.GetValue<string>());
+
+        var prompts = Enumerable.Range(0, 4).Select(i => $"Dose {i} mg/kg for {60 + i} kg?").ToArray();
+        var sequential = new List<JsonNode>();
+        foreach (var p in prompts) sequential.Add((await server.PostChatAsync(Chat(p, 8))).Body);
+        var concurrent = await Task.WhenAll(prompts.Select(async p => (await server.PostChatAsync(Chat(p, 8))).Body));
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            Assert.Equal(8, sequential[i]["usage"]!["completion_tokens"]!.GetValue<int>());
+            Assert.Equal(sequential[i]["choices"]![0]!["message"]!.ToJsonString(), concurrent[i]["choices"]![0]!["message"]!.ToJsonString());
+        }
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);

@@ -101,6 +101,8 @@ if (command === "info") {
     threads, promptTokens, decodeTokens,
     prefillTokensPerSecond: promptTokens / prefillSeconds,
     decodeTokensPerSecond: decodeTokens / decodeSeconds,
+    // node's own peak resident memory (maxRSS is in KiB): llama.cpp's mapped weights plus the node runtime.
+    peakResidentBytes: process.resourceUsage().maxRSS * 1024,
   });
 } else {
   fail(`unknown command '${command ?? ""}' (info | greedy | tokenize | bench)`);

@@ -22,15 +22,16 @@ public static class GenerateCommand
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message in the model's chat template." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object {prompt_ids, ids, text} instead of streaming text." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+        var dtype = WeightDTypeOption.Create();
         var command = new Command("generate", "Generate a completion with a model folder (streamed).")
         {
-            model, prompt, maxNew, temperature, topP, topK, seed, chat, json, device,
+            model, prompt, maxNew, temperature, topP, topK, seed, chat, json, device, dtype,
         };
         command.SetAction((parse, ct) =>
         {
             var dir = parse.GetValue(model)!.FullName;
             var tokenizer = HfTokenizer.FromFolder(dir);
-            using var lm = CausalLanguageModel.FromPretrained(dir, ModelPlacement.Parse(parse.GetValue(device), null));
+            using var lm = CausalLanguageModel.FromPretrained(dir, ModelPlacement.ForWeights(parse.GetValue(device), parse.GetValue(dtype)));
             var text = parse.GetValue(prompt)!;
             var promptIds = parse.GetValue(chat)
                 ? tokenizer.EncodeChat([new ChatMessage("user", text)])

@@ -13,15 +13,15 @@ public static class GgufExportCommand
         var model = new Option<DirectoryInfo>("--model") { Description = "Hugging Face model folder (config.json, safetensors, tokenizer.json).", Required = true };
         var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "gguf" };
         format.AcceptOnlyFromAmong("gguf");
-        var dtype = new Option<string>("--dtype") { Description = "f32 (exact) or f16 (half the size; norms and biases stay f32).", DefaultValueFactory = _ => "f32" };
-        dtype.AcceptOnlyFromAmong("f32", "f16");
+        var dtype = new Option<string>("--dtype") { Description = "f32 (exact), f16 or bf16 (half the size), q8_0 (the engine's int8 blocks; ~0.27 of f32); norms and biases stay f32.", DefaultValueFactory = _ => "f32" };
+        dtype.AcceptOnlyFromAmong("f32", "f16", "bf16", "q8_0");
         var output = new Option<FileInfo>("--out") { Description = "GGUF file to write.", Required = true };
         var export = new Command("export", "Export a model folder to GGUF (llama.cpp tensor names and Q/K layout).") { model, format, dtype, output };
         export.SetAction(parse =>
         {
             var dir = parse.GetValue(model)!.FullName;
             var path = parse.GetValue(output)!.FullName;
-            var type = parse.GetValue(dtype) == "f16" ? GgmlType.F16 : GgmlType.F32;
+            var type = parse.GetValue(dtype) switch { "f16" => GgmlType.F16, "bf16" => GgmlType.BF16, "q8_0" => GgmlType.Q8_0, _ => GgmlType.F32 };
             if (!Directory.Exists(dir))
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]Model folder '{dir}' does not exist.[/]");

@@ -8,7 +8,7 @@ namespace HuatuoAspire.Cli.Commands;
 
 /// <summary>What a standalone inference service needs.</summary>
 public sealed record ServeSettings(string? ModelDir, string Urls, string? ApiKey, string? ModelId, int MaxBatchSize, int MaxQueue,
-    int? ContextLength);
+    int? ContextLength, string? WeightDType = null);
 
 /// <summary><c>huatuo serve</c>: the inference service alone, composed as its own Program composes it.</summary>
 public static class ServeCommand
@@ -22,14 +22,15 @@ public static class ServeCommand
         var batch = new Option<int>("--max-batch-size") { Description = "Sequences decoded together (Inference:MaxBatchSize).", DefaultValueFactory = _ => 16 };
         var queue = new Option<int>("--max-queue") { Description = "Requests that may wait for a slot before 429 (Inference:MaxQueue).", DefaultValueFactory = _ => 64 };
         var context = new Option<int?>("--context-length") { Description = "Cap on prompt + completion tokens (Inference:ContextLength)." };
+        var dtype = WeightDTypeOption.Create();
         var command = new Command("serve", "Serve a model over the OpenAI-compatible API (/v1/chat/completions, /v1/models) with continuous batching.")
         {
-            model, urls, apiKey, modelId, batch, queue, context,
+            model, urls, apiKey, modelId, batch, queue, context, dtype,
         };
         command.SetAction(async (parse, ct) =>
         {
             var settings = new ServeSettings(parse.GetValue(model)?.FullName, parse.GetValue(urls)!, parse.GetValue(apiKey),
-                parse.GetValue(modelId), parse.GetValue(batch), parse.GetValue(queue), parse.GetValue(context));
+                parse.GetValue(modelId), parse.GetValue(batch), parse.GetValue(queue), parse.GetValue(context), parse.GetValue(dtype));
             await using var app = Build(settings, parse.UnmatchedTokens.ToArray());
             await app.StartAsync(ct);
             foreach (var address in Addresses(app)) AnsiConsole.MarkupLineInterpolated($"OpenAI-compatible API at [bold]{address}/v1[/]");
@@ -61,6 +62,7 @@ public static class ServeCommand
         if (settings.ApiKey is not null) builder.Configuration["Inference:ApiKey"] = settings.ApiKey;
         if (settings.ModelId is not null) builder.Configuration["Inference:ModelId"] = settings.ModelId;
         if (settings.ContextLength is { } c) builder.Configuration["Inference:ContextLength"] = c.ToString();
+        if (settings.WeightDType is not null) builder.Configuration["Inference:WeightDType"] = settings.WeightDType;
         builder.Configuration["Inference:MaxBatchSize"] = settings.MaxBatchSize.ToString();
         builder.Configuration["Inference:MaxQueue"] = settings.MaxQueue.ToString();
         builder.Configuration["Inference:DefaultModelDir"] ??= Path.Combine(UpCommand.DefaultDataDirectory(), "models", "default");

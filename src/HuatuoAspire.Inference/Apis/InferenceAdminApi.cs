@@ -60,7 +60,7 @@ public static class InferenceAdminApi
         ServedModel next;
         try
         {
-            next = await loader.LoadAsync(new ModelLoadRequest(body.Path, id, options.Value.MaxBatchSize, options.Value.ContextLength), ct);
+            next = await loader.LoadAsync(new ModelLoadRequest(body.Path, id, options.Value.MaxBatchSize, options.Value.ContextLength, options.Value.WeightDType), ct);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or ArgumentException)
         {

@@ -47,7 +47,7 @@ public static class InferenceServiceExtensions
         if (!Directory.Exists(path))
             throw new DirectoryNotFoundException($"Inference:ModelPath '{path}' does not exist.");
         var id = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
-        return await loader.LoadAsync(new ModelLoadRequest(path, id, options.MaxBatchSize, options.ContextLength), ct);
+        return await loader.LoadAsync(new ModelLoadRequest(path, id, options.MaxBatchSize, options.ContextLength, options.WeightDType), ct);
     }
 }
 

@@ -4,7 +4,7 @@ using HuatuoAspire.Model.Tokenization;
 
 namespace HuatuoAspire.Inference.Serving;
 
-/// <summary>Loads Hugging Face model folders with the model engine (TorchSharp): fp32 on CPU, bf16 on CUDA.</summary>
+/// <summary>Loads Hugging Face model folders with the model engine (TorchSharp): fp32 on CPU, bf16 on CUDA, or as <c>Inference:WeightDType</c> says.</summary>
 public sealed class EngineModelLoader(ILogger<EngineModelLoader> logger) : IServedModelLoader
 {
     /// <summary>Without a configured limit the KV cache is sized for this many tokens: real checkpoints allow 32k-128k, which would reserve gigabytes per slot.</summary>
@@ -15,7 +15,16 @@ public sealed class EngineModelLoader(ILogger<EngineModelLoader> logger) : IServ
         if (!File.Exists(Path.Combine(request.Path, "config.json")))
             throw new InvalidDataException($"'{request.Path}' is not a Hugging Face model folder: it has no config.json.");
         var tokenizer = HfTokenizer.FromFolder(request.Path);
-        var model = CausalLanguageModel.FromPretrained(request.Path);
+        ModelPlacement placement;
+        try
+        {
+            placement = ModelPlacement.ForWeights(null, request.WeightDType);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Inference:WeightDType: {e.Message}");
+        }
+        var model = CausalLanguageModel.FromPretrained(request.Path, placement);
         try
         {
             var context = Math.Min(request.ContextLength ?? DefaultContextCap, model.Config.MaxPositionEmbeddings);
@@ -23,8 +32,9 @@ public sealed class EngineModelLoader(ILogger<EngineModelLoader> logger) : IServ
             var owner = File.Exists(Path.Combine(request.Path, DefaultModelMarker))
                 ? "huatuo (built-in default: random tiny Llama, byte tokenizer)"
                 : "huatuo (" + request.Path + ")";
-            logger.LogInformation("Loaded {Path}: {Parameters:N0} parameters, context {Context}, batch {Batch}.",
-                request.Path, model.ParameterCount, decoder.MaxLength, decoder.Capacity);
+            if (placement.Weights != WeightStorage.Compute) owner += $", {placement.WeightsName} weights";
+            logger.LogInformation("Loaded {Path}: {Parameters:N0} parameters, {Weights} weights ({WeightMiB:N0} MiB), context {Context}, batch {Batch}.",
+                request.Path, model.ParameterCount, placement.WeightsName, model.WeightBytes >> 20, decoder.MaxLength, decoder.Capacity);
             return new ServedModel(request.ModelId, owner, request.Path, tokenizer, new EngineBatchDecoder(model, decoder), decoder.MaxLength);
         }
         catch

@@ -30,6 +30,12 @@ public sealed class InferenceOptions
     /// <summary>Caps the model's own context length (prompt + completion tokens) when set.</summary>
     public int? ContextLength { get; set; }
 
+    /// <summary>
+    /// How the served model's matrices are held: <c>f32</c>, <c>bf16</c> or <c>int8</c> (CPU; quantized at load), or
+    /// <c>auto</c> (fp32 on CPU, bf16 on CUDA). <c>--dtype</c> of <c>huatuo serve</c>.
+    /// </summary>
+    public string? WeightDType { get; set; }
+
     /// <summary>When set, every /v1 request must send <c>Authorization: Bearer {ApiKey}</c>.</summary>
     public string? ApiKey { get; set; }
 

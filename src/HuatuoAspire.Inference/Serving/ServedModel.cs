@@ -29,7 +29,7 @@ public sealed class ServedModel(string id, string ownedBy, string source, HfToke
 }
 
 /// <summary>What to load: a model folder and the name to serve it under.</summary>
-public sealed record ModelLoadRequest(string Path, string ModelId, int MaxBatchSize, int? ContextLength);
+public sealed record ModelLoadRequest(string Path, string ModelId, int MaxBatchSize, int? ContextLength, string? WeightDType = null);
 
 /// <summary>Turns a model folder into a <see cref="ServedModel"/> (the model engine's loader in production).</summary>
 public interface IServedModelLoader

@@ -8,8 +8,9 @@ namespace HuatuoAspire.Model.Checkpoints;
 /// <summary>
 /// The weights of a Hugging Face model folder: <c>model.safetensors</c>, or shards
 /// <c>model-0000X-of-0000N.safetensors</c> listed by <c>model.safetensors.index.json</c>. Loading is strict (every
-/// parameter must be in the checkpoint, every checkpoint tensor must be a parameter) and copies each tensor from the
-/// memory-mapped file straight into its parameter, so a model never needs twice its size in memory.
+/// parameter must be in the checkpoint, every checkpoint tensor must be a parameter) and reads each tensor from the file
+/// straight into its parameter's memory (a conversion — bf16 to fp32, fp32 to bf16, int8 quantization — goes through a
+/// staging buffer of at most 4 MiB), so a model costs its weight bytes once, never twice.
 /// </summary>
 public sealed class HuggingFaceCheckpoint : IDisposable
 {
@@ -111,6 +112,9 @@ public sealed class HuggingFaceCheckpoint : IDisposable
                 (missing.Count > 0 ? $" Missing: {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? $" (+{missing.Count - 20} more)" : "")}." : "") +
                 (unexpected.Count > 0 ? $" Unexpected: {string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? $" (+{unexpected.Count - 20} more)" : "")}." : ""));
         }
+        // An int8 matrix "x.weight" has its block scales in the buffer "x.weight_scales".
+        var scales = model.named_buffers().Where(b => b.name.EndsWith(".weight_scales", StringComparison.Ordinal))
+            .ToDictionary(b => b.name[..^"_scales".Length], b => b.buffer);
         using var _ = no_grad();
         foreach (var (name, parameter) in parameters)
         {
@@ -125,7 +129,15 @@ public sealed class HuggingFaceCheckpoint : IDisposable
             {
                 throw new ModelFormatException($"{file.Path}: '{name}' is {info.DType}, the model expects a floating-point weight ({parameter.dtype}).");
             }
-            CopyInto(file, info, parameter);
+            if (parameter.dtype == ScalarType.Int8)
+            {
+                if (!scales.TryGetValue(name, out var s)) throw new InvalidOperationException($"'{name}' is int8 but has no block scales.");
+                Quantize(file, info, parameter, s);
+            }
+            else
+            {
+                CopyInto(file, info, parameter);
+            }
         }
     }
 
@@ -138,21 +150,61 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         return tensor;
     }
 
+    /// <summary>Staging for conversions: at most this many bytes of fp32 at a time.</summary>
+    private const long StagingBytes = 4L << 20;
+
     private static void CopyInto(SafeTensorsFile file, SafeTensorInfo info, Tensor parameter)
     {
         if (parameter.device_type == DeviceType.CPU && parameter.dtype == info.DType.ToScalarType() && parameter.is_contiguous())
         {
-            CopyBytes(file, info, parameter); // straight from the map into the parameter's memory
+            CopyBytes(file, info, parameter); // straight from the file into the parameter's memory
             return;
         }
-        using var staging = empty(info.Shape, info.DType.ToScalarType());
-        CopyBytes(file, info, staging);
-        parameter.copy_(staging);
+        // Another dtype or device: converted in pieces, so no whole-tensor copy exists beside the parameter.
+        var chunk = StagingBytes / 4;
+        using var flat = parameter.view(-1);
+        using var staging = empty([Math.Min(chunk, info.ElementCount)], info.DType.ToScalarType());
+        var elementSize = info.DType.ElementSize();
+        for (long start = 0; start < info.ElementCount; start += chunk)
+        {
+            var count = Math.Min(chunk, info.ElementCount - start);
+            using var piece = staging.narrow(0, 0, count);
+            file.ReadInto(info, start * elementSize, piece.bytes);
+            using var target = flat.narrow(0, start, count);
+            target.copy_(piece);
+        }
+    }
+
+    /// <summary>Reads a matrix a few rows at a time, widened to fp32, and quantizes each piece into int8 blocks.</summary>
+    private static unsafe void Quantize(SafeTensorsFile file, SafeTensorInfo info, Tensor quants, Tensor scales)
+    {
+        if (info.Shape.Length != 2 || info.Shape[1] % Modules.Int8Blocks.BlockSize != 0 || !quants.is_contiguous() || !scales.is_contiguous())
+            throw new ModelFormatException($"{file.Path}: '{info.Name}' of shape [{string.Join(", ", info.Shape)}] cannot be held as int8 blocks of {Modules.Int8Blocks.BlockSize}.");
+        var columns = info.Shape[1];
+        var blocks = columns / Modules.Int8Blocks.BlockSize;
+        var rowsPerChunk = Math.Max(1, StagingBytes / 4 / columns);
+        var elementSize = info.DType.ElementSize();
+        using var staging = empty([Math.Min(rowsPerChunk, info.Shape[0]), columns], info.DType.ToScalarType());
+        var q = (sbyte*)Modules.Projection.Data(quants);
+        var s = (float*)Modules.Projection.Data(scales);
+        for (long row = 0; row < info.Shape[0]; row += rowsPerChunk)
+        {
+            var rows = Math.Min(rowsPerChunk, info.Shape[0] - row);
+            // Every intermediate is freed here, not by the garbage collector: left to it, each piece's fp32 copy
+            // stayed resident until a collection, and an int8 load peaked above the fp32 model's size.
+            using var scope = NewDisposeScope();
+            var piece = staging.narrow(0, 0, rows);
+            file.ReadInto(info, row * columns * elementSize, piece.bytes);
+            var widened = piece.to_type(ScalarType.Float32);
+            var count = checked((int)(rows * columns));
+            Modules.Int8Blocks.Quantize(new ReadOnlySpan<float>((float*)Modules.Projection.Data(widened), count),
+                new Span<sbyte>(q + row * columns, count), new Span<float>(s + row * blocks, checked((int)(rows * blocks))));
+        }
     }
 
     private static void CopyBytes(SafeTensorsFile file, SafeTensorInfo info, Tensor target)
     {
-        // Spans are limited to 2 GiB: large tensors (an 8B model's embeddings in fp32) are copied in parts.
+        // Spans are limited to 2 GiB: large tensors (an 8B model's embeddings in fp32) are read in parts.
         var elementSize = info.DType.ElementSize();
         var chunkElements = (int.MaxValue / 2) / elementSize;
         using var flat = target.view(-1);
@@ -160,7 +212,7 @@ public sealed class HuggingFaceCheckpoint : IDisposable
         {
             var count = Math.Min(chunkElements, info.ElementCount - start);
             using var part = flat.narrow(0, start, count);
-            file.GetBytes(info, start * elementSize, checked((int)(count * elementSize))).CopyTo(part.bytes);
+            file.ReadInto(info, start * elementSize, part.bytes);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -29,8 +30,10 @@ public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, long[] S
 }
 
 /// <summary>
-/// A safetensors file opened for reading through a memory map: the header is parsed and checked, tensor bytes are
-/// read straight from the mapped file (no copy of the whole file is ever made).
+/// A safetensors file opened for reading: the header is parsed and checked; tensor bytes are read either from a memory
+/// map (<see cref="GetBytes(SafeTensorInfo, long, int)"/>) or with positioned reads straight into a caller's buffer
+/// (<see cref="ReadInto"/>), which is how weights reach tensors: the read pages stay in the page cache, not in this
+/// process's resident memory, so a loaded model costs its weight bytes once.
 /// Format: 8-byte little-endian header length N, N bytes of JSON header, then the data section.
 /// </summary>
 public sealed unsafe class SafeTensorsFile : IDisposable
@@ -39,6 +42,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private readonly byte* _base;
     private readonly long _dataStart;
+    private readonly SafeFileHandle _handle;
 
     private SafeTensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer,
         long dataStart, Dictionary<string, SafeTensorInfo> tensors, Dictionary<string, string> metadata)
@@ -48,6 +52,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _view = view;
         _base = basePointer;
         _dataStart = dataStart;
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         Tensors = tensors;
         Metadata = metadata;
     }
@@ -92,6 +97,20 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new ReadOnlySpan<byte>(_base + _dataStart + info.Begin + offset, count);
     }
 
+    /// <summary>Reads <paramref name="destination"/>.Length bytes of a tensor, from <paramref name="offset"/> within it.</summary>
+    public void ReadInto(SafeTensorInfo info, long offset, Span<byte> destination)
+    {
+        if (offset < 0 || offset + destination.Length > info.ByteLength) throw new ArgumentOutOfRangeException(nameof(offset));
+        var position = _dataStart + info.Begin + offset;
+        while (destination.Length > 0)
+        {
+            var read = RandomAccess.Read(_handle, destination, position);
+            if (read <= 0) throw new ModelFormatException($"{Path}: '{info.Name}' ends early (the file is truncated).");
+            destination = destination[read..];
+            position += read;
+        }
+    }
+
     public ReadOnlySpan<byte> GetBytes(string name)
     {
         var info = Tensors.TryGetValue(name, out var i) ? i : throw new KeyNotFoundException($"{Path} has no tensor '{name}'.");
@@ -101,6 +120,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     public void Dispose()
     {
+        _handle.Dispose();
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();

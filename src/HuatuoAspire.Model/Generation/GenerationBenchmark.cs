@@ -72,14 +72,17 @@ public static class GenerationBenchmark
         var (decodeN, _) = Decode(model, batch, Prompt, options, decodeSteps, maxLength, repeats);
 
         // Peak memory of loading and generating, read before the bandwidth buffers are allocated.
-        var peak = PeakResidentBytes();
+        var peak = ResidentMemory.Peak();
         progress?.Invoke("copy bandwidth");
         var (bandwidth, bandwidthCpu) = MeasureCopyBandwidth(model.Placement.Device, repeats, copyBytes);
 
         var parameters = model.named_parameters().ToList();
+        // As held: bf16 2 bytes, int8 1 byte plus its block scales.
+        var scales = model.named_buffers().Where(b => b.name.EndsWith(".weight_scales", StringComparison.Ordinal))
+            .ToDictionary(b => b.name[..^"_scales".Length], b => b.buffer.NumberOfElements * b.buffer.ElementSize);
         var weightBytes = parameters
             .Where(p => model.Config.TieWordEmbeddings || p.name != "model.embed_tokens.weight")
-            .Sum(p => p.parameter.NumberOfElements * p.parameter.ElementSize);
+            .Sum(p => p.parameter.NumberOfElements * p.parameter.ElementSize + scales.GetValueOrDefault(p.name));
         return new GenerationBenchmarkResult(get_num_threads(), parameters.Sum(p => p.parameter.NumberOfElements), weightBytes, promptTokens,
             prefill, decode1, decodeN, bandwidth, peak, decode1Cpu, bandwidthCpu);
     }
@@ -147,19 +150,6 @@ public static class GenerationBenchmark
         return (2.0 * bytes / best, 2.0 * bytes / bestCpu);
     }
 
-    /// <summary>Peak resident set size of this process (VmHWM), or the current working set where /proc is absent.</summary>
-    public static long PeakResidentBytes()
-    {
-        const string status = "/proc/self/status";
-        if (File.Exists(status))
-        {
-            foreach (var line in File.ReadLines(status))
-            {
-                if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
-                var kb = line["VmHWM:".Length..].Trim().Split(' ')[0];
-                return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return Process.GetCurrentProcess().PeakWorkingSet64;
-    }
+    /// <summary>Peak resident set size of this process (VmHWM), or the peak working set where /proc is absent.</summary>
+    public static long PeakResidentBytes() => ResidentMemory.Peak();
 }

@@ -50,8 +50,22 @@ public sealed class GgufFile
         {
             GgmlType.F32 => MemoryMarshal.Cast<byte, float>(bytes).ToArray(),
             GgmlType.F16 => MemoryMarshal.Cast<byte, Half>(bytes).ToArray().Select(h => (float)h).ToArray(),
-            _ => throw new NotSupportedException($"GGUF tensor '{name}' has type {info.Type}; only F32 and F16 are read here."),
+            GgmlType.BF16 => MemoryMarshal.Cast<byte, ushort>(bytes).ToArray().Select(b => BitConverter.Int32BitsToSingle(b << 16)).ToArray(),
+            GgmlType.Q8_0 => DequantizeQ8_0(bytes),
+            _ => throw new NotSupportedException($"GGUF tensor '{name}' has type {info.Type}; F32, F16, BF16 and Q8_0 are read here."),
         };
+    }
+
+    private static float[] DequantizeQ8_0(byte[] bytes)
+    {
+        var blocks = bytes.Length / 34;
+        var values = new float[blocks * GgufTensorInfo.Q8Block];
+        for (var b = 0; b < blocks; b++)
+        {
+            var d = (float)BitConverter.ToHalf(bytes, b * 34);
+            for (var i = 0; i < GgufTensorInfo.Q8Block; i++) values[b * GgufTensorInfo.Q8Block + i] = d * (sbyte)bytes[b * 34 + 2 + i];
+        }
+        return values;
     }
 
     public static GgufFile Read(string path)

@@ -18,11 +18,16 @@ public enum GgufValueType : uint
     Float64 = 12,
 }
 
-/// <summary>The ggml tensor types this project writes and reads (the unquantised ones llama.cpp loads directly).</summary>
+/// <summary>
+/// The ggml tensor types this project writes and reads: F32, F16, BF16, and Q8_0 (blocks of 32 int8 with one fp16
+/// scale, 34 bytes: the same blocks as the engine's int8 weights).
+/// </summary>
 public enum GgmlType : uint
 {
     F32 = 0,
     F16 = 1,
+    Q8_0 = 8,
+    BF16 = 30,
 }
 
 /// <summary>
@@ -61,12 +66,17 @@ public sealed record GgufTensorInfo(string Name, IReadOnlyList<ulong> Dimensions
 {
     public ulong ElementCount => Dimensions.Aggregate(1UL, (a, d) => a * d);
 
-    public ulong ByteCount => ElementCount * ElementSize(Type);
+    public ulong ByteCount => Bytes(Type, ElementCount);
 
-    public static ulong ElementSize(GgmlType type) => type switch
+    /// <summary>Bytes of <paramref name="elements"/> values of <paramref name="type"/> (Q8_0: 34 per block of 32).</summary>
+    public static ulong Bytes(GgmlType type, ulong elements) => type switch
     {
-        GgmlType.F32 => 4,
-        GgmlType.F16 => 2,
-        _ => throw new NotSupportedException($"ggml type {type} is not supported here (only F32 and F16)."),
+        GgmlType.F32 => 4 * elements,
+        GgmlType.F16 or GgmlType.BF16 => 2 * elements,
+        GgmlType.Q8_0 => elements / Q8Block * 34,
+        _ => throw new NotSupportedException($"ggml type {type} is not supported here (F32, F16, BF16, Q8_0)."),
     };
+
+    /// <summary>Values per Q8_0 block: rows (the first dimension) must be whole blocks.</summary>
+    public const int Q8Block = 32;
 }

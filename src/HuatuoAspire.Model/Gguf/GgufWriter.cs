@@ -47,7 +47,9 @@ public sealed class GgufWriter
         if (dimensions.Any(d => d == 0))
             throw new ArgumentException($"GGUF tensor '{name}' has a zero dimension ({string.Join(", ", dimensions)}).", nameof(dimensions));
         if (!_tensorNames.Add(name)) throw new ArgumentException($"GGUF tensor '{name}' was added twice.", nameof(name));
-        _ = GgufTensorInfo.ElementSize(type);
+        _ = GgufTensorInfo.Bytes(type, 1);
+        if (type == GgmlType.Q8_0 && dimensions[0] % GgufTensorInfo.Q8Block != 0)
+            throw new ArgumentException($"GGUF tensor '{name}': rows of {dimensions[0]} values are not whole Q8_0 blocks of {GgufTensorInfo.Q8Block}.", nameof(dimensions));
         _tensors.Add(new PendingTensor(name, dimensions.ToArray(), type, writeData));
     }
 
@@ -127,12 +129,32 @@ public sealed class GgufWriter
         output.Flush();
     }
 
+    /// <summary>fp32 to bf16, rounding to nearest even as torch and ggml do (NaN stays NaN).</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
+
     public static void WriteFloats(Stream stream, ReadOnlySpan<float> values, GgmlType type)
     {
         switch (type)
         {
             case GgmlType.F32:
                 stream.Write(MemoryMarshal.AsBytes(values));
+                break;
+            case GgmlType.Q8_0:
+                HuatuoAspire.Model.Modules.Int8Blocks.WriteQ8_0(stream, values);
+                break;
+            case GgmlType.BF16:
+                var halves = new ushort[Math.Min(values.Length, 1 << 16)];
+                for (var start = 0; start < values.Length; start += halves.Length)
+                {
+                    var n = Math.Min(halves.Length, values.Length - start);
+                    for (var i = 0; i < n; i++) halves[i] = ToBFloat16(values[start + i]);
+                    stream.Write(MemoryMarshal.AsBytes(halves.AsSpan(0, n)));
+                }
                 break;
             case GgmlType.F16:
                 var buffer = new Half[Math.Min(values.Length, 1 << 16)];
@@ -231,7 +253,7 @@ public sealed class GgufWriter
 
     private sealed record PendingTensor(string Name, ulong[] Dimensions, GgmlType Type, Action<Stream> WriteData)
     {
-        public ulong ByteCount => Dimensions.Aggregate(1UL, (a, d) => a * d) * GgufTensorInfo.ElementSize(Type);
+        public ulong ByteCount => GgufTensorInfo.Bytes(Type, Dimensions.Aggregate(1UL, (a, d) => a * d));
     }
 
     /// <summary>Counts bytes written so offsets and padding work on non-seekable streams too.</summary>

@@ -43,8 +43,8 @@ public static partial class HuggingFaceGgufExporter
         var arch = config.Architecture;
         writer.AddMetadata("general.architecture", GgufValue.String(arch));
         writer.AddMetadata("general.name", GgufValue.String(name));
-        // llama_ftype: 0 = all F32, 1 = mostly F16 (1-D tensors stay F32).
-        writer.AddMetadata("general.file_type", GgufValue.UInt32(dtype == GgmlType.F16 ? 1u : 0u));
+        // llama_ftype: 0 = all F32, 1 = mostly F16, 7 = mostly Q8_0, 32 = mostly BF16 (1-D tensors stay F32).
+        writer.AddMetadata("general.file_type", GgufValue.UInt32(dtype switch { GgmlType.F16 => 1u, GgmlType.Q8_0 => 7u, GgmlType.BF16 => 32u, _ => 0u }));
         writer.AddMetadata($"{arch}.vocab_size", GgufValue.UInt32((uint)config.VocabSize));
         writer.AddMetadata($"{arch}.context_length", GgufValue.UInt32((uint)config.ContextLength));
         writer.AddMetadata($"{arch}.embedding_length", GgufValue.UInt32((uint)config.HiddenSize));
@@ -146,7 +146,8 @@ public static partial class HuggingFaceGgufExporter
             if (ggufName is "token_embd.weight" or "output.weight" && shape[0] != vocabRows)
                 throw new InvalidDataException($"checkpoint tensor '{hfName}' has {shape[0]} rows but the vocabulary has {vocabRows} tokens.");
             var dims = shape.Reverse().Select(d => (ulong)d).ToArray();
-            // 1-D tensors (norms, biases) stay F32 in an F16 file, as llama.cpp's own converter keeps them.
+            // 1-D tensors (norms, biases) stay F32 in an F16/BF16/Q8_0 file, as llama.cpp's own converter keeps them. Q8_0
+            // blocks are quantized with the engine's own rule (Int8Blocks), so `--dtype int8` and llama.cpp run the same numbers.
             var type = shape.Count == 1 ? GgmlType.F32 : dtype;
             var permuteHeads = config.Architecture == "llama"
                 ? hfName.Contains(".self_attn.q_proj.", StringComparison.Ordinal) ? config.HeadCount

@@ -4,11 +4,12 @@ using System.Text.Json;
 namespace HuatuoAspire.Model.Gguf;
 
 /// <summary>llama.cpp's speed on a GGUF file at batch 1 with a given thread count, as the oracle script measures it.</summary>
-public sealed record LlamaCppSpeed(int Threads, int PromptTokens, int DecodeTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond);
+public sealed record LlamaCppSpeed(int Threads, int PromptTokens, int DecodeTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond,
+    long PeakResidentBytes = 0);
 
 /// <summary>
 /// Runs llama.cpp (node-llama-cpp's prebuilt CPU build, installed in tests/npm by <c>scripts/prerequisites.sh --tests</c>)
-/// on the same F32 GGUF and thread count as our engine, so <c>huatuo bench generate --compare-llama-cpp</c> can print both side by side.
+/// on the same weights (F32, BF16 or Q8_0 GGUF) and thread count as our engine, so <c>huatuo bench generate --compare-llama-cpp</c> can print both side by side.
 /// </summary>
 public static class LlamaCppBenchmark
 {
@@ -52,6 +53,26 @@ public static class LlamaCppBenchmark
         }
         throw new FileNotFoundException(
             $"llama.cpp is not available: no {ScriptRelativePath} with node-llama-cpp installed above '{Environment.CurrentDirectory}'. " +
-            "Run scripts/prerequisites.sh --tests in the repository.");
+            InstallHint);
+    }
+
+    /// <summary>The one line that says how to get the llama.cpp peer.</summary>
+    public const string InstallHint =
+        "llama.cpp is not installed: run scripts/prerequisites.sh --tests in the repository (installs node-llama-cpp into tests/npm; needs Node.js).";
+
+    /// <summary>Whether the llama.cpp peer can run here; otherwise <paramref name="reason"/> says how to install it.</summary>
+    public static bool IsAvailable(out string reason, string? repositoryRoot = null)
+    {
+        try
+        {
+            FindScript(repositoryRoot);
+            reason = "";
+            return true;
+        }
+        catch (FileNotFoundException)
+        {
+            reason = InstallHint;
+            return false;
+        }
     }
 }

@@ -10,14 +10,14 @@ namespace HuatuoAspire.Model.Modules;
 public sealed class DecoderModel : nn.Module<Tensor, LayerInputs, Tensor>
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
-    public readonly Embedding embed_tokens;
+    public readonly TokenEmbedding embed_tokens;
     public readonly ModuleList<DecoderLayer> layers;
     public readonly RmsNorm norm;
 #pragma warning restore IDE1006
 
     public DecoderModel(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(DecoderModel))
     {
-        embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
+        embed_tokens = new TokenEmbedding(c.VocabSize, c.HiddenSize, device, dtype);
         layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, device, dtype)).ToArray());
         norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
         RegisterComponents();

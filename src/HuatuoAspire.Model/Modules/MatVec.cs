@@ -10,7 +10,7 @@ namespace HuatuoAspire.Model.Modules;
 /// the bandwidth llama.cpp gets, this one streams each weight row once for all input rows (batch 2–8 reads the
 /// weights once) with four output rows in flight, and splits the output rows across a fixed number of workers.
 /// </summary>
-public static unsafe class MatVec
+public static unsafe partial class MatVec
 {
     /// <summary>The most input rows one pass handles; more rows go to the general matrix product.</summary>
     public const int MaxRows = 16;
@@ -28,19 +28,28 @@ public static unsafe class MatVec
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, MaxRows);
-        // Below ~64k multiply-adds a second worker costs more to wake than it saves.
-        var workers = Math.Max(1, Math.Min(threads, (int)Math.Min(outFeatures / 64, (long)rows * inFeatures * outFeatures / 65536)));
+        var workers = Workers(threads, rows, inFeatures, outFeatures);
         if (workers <= 1)
         {
             Range(x, w, b, y, rows, inFeatures, outFeatures, 0, outFeatures);
             return;
         }
-        var job = new Job(x, w, b, y, rows, inFeatures, outFeatures, workers);
+        var job = new Job(WeightKind.F32, x, w, null, b, y, rows, inFeatures, outFeatures, workers);
         WorkerPool.Run(job, workers);
     }
 
-    /// <summary>One product split into <see cref="Parts"/> contiguous blocks of output rows (multiples of 16 rows).</summary>
-    internal readonly struct Job(float* x, float* w, float* b, float* y, int rows, int inFeatures, int outFeatures, int parts)
+    /// <summary>The element type of the weight matrix a <see cref="Job"/> reads.</summary>
+    internal enum WeightKind { F32, BFloat16, Int8 }
+
+    /// <summary>Below ~64k multiply-adds a second worker costs more to wake than it saves.</summary>
+    private static int Workers(int threads, int rows, int inFeatures, int outFeatures) =>
+        Math.Max(1, Math.Min(threads, (int)Math.Min(outFeatures / 64, (long)rows * inFeatures * outFeatures / 65536)));
+
+    /// <summary>
+    /// One product split into <see cref="Parts"/> contiguous blocks of output rows (multiples of 16 rows). x is the
+    /// input as given, except for bf16 weights, where it is the even/odd split <see cref="SplitEvenOdd"/> makes.
+    /// </summary>
+    internal readonly struct Job(WeightKind kind, float* x, void* w, float* scales, float* b, float* y, int rows, int inFeatures, int outFeatures, int parts)
     {
         public int Parts => parts;
 
@@ -51,7 +60,13 @@ public static unsafe class MatVec
             per = (per + 15) & ~15;
             var start = Math.Min(outFeatures, part * per);
             var end = Math.Min(outFeatures, start + per);
-            if (start < end) Range(x, w, b, y, rows, inFeatures, outFeatures, start, end);
+            if (start >= end) return;
+            switch (kind)
+            {
+                case WeightKind.F32: Range(x, (float*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
+                case WeightKind.BFloat16: RangeBf16(x, (ushort*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
+                default: RangeInt8(x, (sbyte*)w, scales, b, y, rows, inFeatures, outFeatures, start, end); break;
+            }
         }
     }
 
@@ -88,14 +103,14 @@ public static unsafe class MatVec
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4(float* target, Vector128<float> sums, float* b, int o)
+    internal static void Store4(float* target, Vector128<float> sums, float* b, int o)
     {
         if (b is not null) sums += Vector128.Load(b + o);
         sums.Store(target);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+    internal static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     /// <summary>Four weight rows against one input row: four independent accumulators.</summary>

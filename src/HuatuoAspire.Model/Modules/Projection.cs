@@ -10,8 +10,9 @@ namespace HuatuoAspire.Model.Modules;
 /// <summary>
 /// A linear projection y = x·Wᵀ + b with the parameters of <c>nn.Linear</c> (<c>weight</c> [out, in], optional
 /// <c>bias</c>), so state-dict keys stay <c>…q_proj.weight</c>. Decode on CPU in fp32 (few rows, no gradient) runs
-/// the bandwidth-bound <see cref="MatVec"/> kernel; everything else (training, prefill, CUDA, bf16) goes through
-/// <c>F.linear</c>. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a
+/// the bandwidth-bound <see cref="MatVec"/> kernel, on fp32, bf16 or int8 weights (<see cref="WeightStorage"/>);
+/// everything else (training, prefill, CUDA) goes through <c>F.linear</c>, on bf16/int8 weights one block of output rows
+/// dequantized at a time. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a
 /// registered parameter, so the Hugging Face state dict of the model never contains it.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
@@ -19,6 +20,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 #pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
     public readonly Parameter weight;
     public readonly Parameter? bias;
+    /// <summary>With int8 weights: one scale per 32 weights of a row, [out, in / 32] (a buffer: not in the checkpoint).</summary>
+    public readonly Tensor? weight_scales;
 #pragma warning restore IDE1006
 
     public Projection(long inFeatures, long outFeatures, bool hasBias, Device? device = null, ScalarType dtype = ScalarType.Float32)
@@ -30,9 +33,22 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         // WeightsLoadedAfterwards, where a checkpoint overwrites every value next.
         using (no_grad())
         {
-            var w = empty([outFeatures, inFeatures], dtype: dtype, device: device);
-            if (!t_weightsLoadedAfterwards) nn.init.kaiming_uniform_(w, Math.Sqrt(5));
-            weight = new Parameter(w);
+            var storage = StorageFor(t_weightsLoadedAfterwards ? t_storage : WeightStorage.Compute, device, dtype);
+            if (storage == WeightStorage.Int8 && inFeatures % Int8Blocks.BlockSize != 0)
+                throw new ModelFormatException($"int8 weights need input sizes in blocks of {Int8Blocks.BlockSize}; this projection has {inFeatures}.");
+            if (storage == WeightStorage.Compute)
+            {
+                var w = empty([outFeatures, inFeatures], dtype: dtype, device: device);
+                if (!t_weightsLoadedAfterwards) nn.init.kaiming_uniform_(w, Math.Sqrt(5));
+                weight = new Parameter(w);
+            }
+            else
+            {
+                // Inference-only storage: filled by the checkpoint load, never trained.
+                weight = new Parameter(empty([outFeatures, inFeatures], dtype: storage == WeightStorage.Int8 ? ScalarType.Int8 : ScalarType.BFloat16, device: device),
+                    requires_grad: false);
+                if (storage == WeightStorage.Int8) weight_scales = empty([outFeatures, inFeatures / Int8Blocks.BlockSize], dtype: ScalarType.Float32, device: device);
+            }
             if (hasBias)
             {
                 var bound = 1 / Math.Sqrt(inFeatures);
@@ -44,22 +60,41 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     [ThreadStatic] private static bool t_weightsLoadedAfterwards;
+    [ThreadStatic] private static WeightStorage t_storage;
 
     /// <summary>
-    /// Until disposed, projections made on this thread leave their memory as allocated instead of initialising it: for a
-    /// model whose every weight a strict checkpoint load overwrites right after (an 8B model's init pass is ~7 G random
-    /// numbers on the CPU for nothing). Never for weights that might be used before they are loaded.
+    /// Until disposed, projections (and token embeddings) made on this thread leave their memory as allocated instead of
+    /// initialising it: for a model whose every weight a strict checkpoint load overwrites right after (an 8B model's
+    /// init pass is ~7 G random numbers on the CPU for nothing), held as <paramref name="storage"/> says. Never for
+    /// weights that might be used before they are loaded.
     /// </summary>
-    public static IDisposable WeightsLoadedAfterwards()
+    public static IDisposable WeightsLoadedAfterwards(WeightStorage storage = WeightStorage.Compute)
     {
-        var outer = t_weightsLoadedAfterwards;
+        var outer = (t_weightsLoadedAfterwards, t_storage);
         t_weightsLoadedAfterwards = true;
+        t_storage = storage;
         return new InitialisationScope(outer);
     }
 
-    private sealed class InitialisationScope(bool outer) : IDisposable
+    /// <summary>Whether matrices made now on this thread are filled by a checkpoint load right after (no initialisation).</summary>
+    internal static bool WeightsArePending => t_weightsLoadedAfterwards;
+
+    /// <summary>The storage of matrices made now on this thread (<see cref="WeightsLoadedAfterwards"/>).</summary>
+    internal static WeightStorage CurrentStorage(Device? device, ScalarType dtype) =>
+        StorageFor(t_weightsLoadedAfterwards ? t_storage : WeightStorage.Compute, device, dtype);
+
+    /// <summary>bf16 and int8 storage are for fp32 compute on the CPU; anything else keeps the compute dtype.</summary>
+    private static WeightStorage StorageFor(WeightStorage requested, Device? device, ScalarType dtype)
     {
-        public void Dispose() => t_weightsLoadedAfterwards = outer;
+        if (requested == WeightStorage.Compute) return requested;
+        if (dtype != ScalarType.Float32 || (device is not null && device.type != DeviceType.CPU))
+            throw new ArgumentException($"{requested} weights are for fp32 compute on the CPU (asked: {dtype} on {device?.type.ToString() ?? "CPU"}).");
+        return requested;
+    }
+
+    private sealed class InitialisationScope((bool Loaded, WeightStorage Storage) outer) : IDisposable
+    {
+        public void Dispose() => (t_weightsLoadedAfterwards, t_storage) = outer;
     }
 
     public long InFeatures { get; }
@@ -83,21 +118,100 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     private Tensor Base(Tensor x)
     {
-        var y = Linear(x, weight, bias, out var usedKernel);
+        var y = Linear(x, weight, bias, weight_scales, out var usedKernel);
         LastCallUsedKernel = usedKernel;
         return y;
     }
 
     /// <summary>
     /// x·Wᵀ + b: the <see cref="MatVec"/> kernel when x has at most <see cref="MatVec.MaxRows"/> rows, everything is
-    /// contiguous fp32 on the CPU and no gradient is needed; <c>F.linear</c> otherwise.
+    /// contiguous fp32 (W also bf16, or int8 with <paramref name="scales"/>) on the CPU and no gradient is needed;
+    /// <c>F.linear</c> otherwise.
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => Linear(x, weight, bias, out _);
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales = null) => Linear(x, weight, bias, scales, out _);
 
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, out bool usedKernel)
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, out bool usedKernel) => Linear(x, weight, bias, null, out usedKernel);
+
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales, out bool usedKernel)
     {
-        usedKernel = CanUseKernel(x, weight, bias, out var rows);
-        return usedKernel ? Kernel(x, weight, bias, rows) : F.linear(x, weight, bias);
+        usedKernel = CanUseKernel(x, weight, bias, scales, out var rows);
+        if (usedKernel) return Kernel(x, weight, bias, scales, rows);
+        return weight.dtype == x.dtype ? F.linear(x, weight, bias) : DequantizedLinear(x, weight, bias, scales);
+    }
+
+    /// <summary>W as <paramref name="dtype"/>: bf16 widened, int8 times its block scales.</summary>
+    public static unsafe Tensor Dequantize(Tensor weight, Tensor? scales, ScalarType dtype = ScalarType.Float32)
+    {
+        if (dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU && weight.is_contiguous() && (scales?.is_contiguous() ?? true)
+            && weight.dtype is ScalarType.BFloat16 or ScalarType.Int8)
+        {
+            var widened = empty(weight.shape, ScalarType.Float32);
+            if (TryWidenInto(weight, scales, widened)) return widened;
+            widened.Dispose();
+        }
+        if (weight.dtype != ScalarType.Int8) return weight.to(dtype);
+        if (scales is null) throw new ArgumentException("int8 weights need their scales.", nameof(scales));
+        using var scope = NewDisposeScope();
+        var (rows, columns) = (weight.shape[0], weight.shape[1]);
+        var blocks = weight.to(dtype).view(rows, columns / Int8Blocks.BlockSize, Int8Blocks.BlockSize) * scales.to(dtype).unsqueeze(-1);
+        return blocks.view(rows, columns).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Many rows (prefill) against bf16/int8 weights: W is widened one block of output rows at a time (16 MiB of fp32)
+    /// into a scratch buffer kept by the thread, so a 128k-row head never exists in fp32 at once, and no fresh memory
+    /// is touched per call (page faults on fresh 64 MiB blocks measured ~0.5 s here, 6× the product itself).
+    /// </summary>
+    private static unsafe Tensor DequantizedLinear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales)
+    {
+        using var scope = NewDisposeScope();
+        var (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1]);
+        var block = Math.Min(outFeatures, Math.Max(16, (4L << 20) / inFeatures));
+        var scratch = x.dtype == ScalarType.Float32 && x.device_type == DeviceType.CPU ? Scratch(block * inFeatures) : null;
+        var parts = new List<Tensor>();
+        for (long o = 0; o < outFeatures; o += block)
+        {
+            var n = Math.Min(block, outFeatures - o);
+            var rows = weight.narrow(0, o, n);
+            var rowScales = scales?.narrow(0, o, n);
+            Tensor w;
+            if (scratch is not null && rows.is_contiguous() && (rowScales?.is_contiguous() ?? true) && TryWidenInto(rows, rowScales, scratch))
+                w = scratch.narrow(0, 0, n * inFeatures).view(n, inFeatures);
+            else
+                w = Dequantize(rows, rowScales, x.dtype);
+            parts.Add(F.linear(x, w, bias?.narrow(0, o, n).to(x.dtype)));
+        }
+        var y = parts.Count == 1 ? parts[0] : cat(parts, -1);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    [ThreadStatic] private static Tensor? t_scratch;
+
+    /// <summary>This thread's fp32 scratch of at least <paramref name="elements"/> values (grown, never shrunk).</summary>
+    private static Tensor Scratch(long elements)
+    {
+        if (t_scratch is null || t_scratch.NumberOfElements < elements)
+        {
+            t_scratch?.Dispose();
+            t_scratch = empty([elements], ScalarType.Float32).DetachFromDisposeScope();
+        }
+        return t_scratch;
+    }
+
+    /// <summary>Widens contiguous bf16 or int8 rows into the start of <paramref name="target"/> (fp32) with the vector loops.</summary>
+    private static unsafe bool TryWidenInto(Tensor weight, Tensor? scales, Tensor target)
+    {
+        if (weight.dtype == ScalarType.BFloat16)
+        {
+            MatVec.WidenBFloat16((ushort*)Data(weight), (float*)Data(target), weight.NumberOfElements);
+            return true;
+        }
+        if (weight.dtype == ScalarType.Int8 && scales is { dtype: ScalarType.Float32 } && MatVec.IsInt8Accelerated)
+        {
+            MatVec.WidenInt8((sbyte*)Data(weight), (float*)Data(scales), (float*)Data(target), weight.NumberOfElements);
+            return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -113,11 +227,21 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public static int? KernelThreads { get; set; } =
         int.TryParse(Environment.GetEnvironmentVariable("HUATUO_MATVEC_THREADS"), out var n) && n > 0 ? n : null;
 
-    private static bool CanUseKernel(Tensor x, Tensor weight, Tensor? bias, out int rows)
+    private static bool CanUseKernel(Tensor x, Tensor weight, Tensor? bias, Tensor? scales, out int rows)
     {
         rows = 0;
         if (!KernelEnabled || !MatVec.IsAccelerated || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32
-            || weight.dtype != ScalarType.Float32 || weight.device_type != DeviceType.CPU || weight.dim() != 2) return false;
+            || weight.device_type != DeviceType.CPU || weight.dim() != 2) return false;
+        switch (weight.dtype)
+        {
+            case ScalarType.Float32 or ScalarType.BFloat16:
+                break;
+            case ScalarType.Int8 when MatVec.IsInt8Accelerated && scales is { dtype: ScalarType.Float32 } && scales.is_contiguous()
+                                      && weight.shape[1] % Int8Blocks.BlockSize == 0:
+                break;
+            default:
+                return false;
+        }
         var (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1]);
         if (x.dim() == 0 || x.shape[^1] != inFeatures || inFeatures > int.MaxValue || outFeatures > int.MaxValue) return false;
         var total = x.NumberOfElements / Math.Max(1, inFeatures);
@@ -130,23 +254,36 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         return true;
     }
 
-    private static unsafe Tensor Kernel(Tensor x, Tensor weight, Tensor? bias, int rows)
+    private static unsafe Tensor Kernel(Tensor x, Tensor weight, Tensor? bias, Tensor? scales, int rows)
     {
         var shape = x.shape;
         shape[^1] = weight.shape[0];
         var y = empty(shape, dtype: ScalarType.Float32, device: CPU);
-        MatVec.Multiply(Data(x), Data(weight), bias is null ? null : Data(bias), Data(y), rows, (int)weight.shape[1], (int)weight.shape[0],
-            KernelThreads ?? get_num_threads());
+        var (inFeatures, outFeatures) = ((int)weight.shape[1], (int)weight.shape[0]);
+        var threads = KernelThreads ?? get_num_threads();
+        var b = bias is null ? null : (float*)Data(bias);
+        switch (weight.dtype)
+        {
+            case ScalarType.Float32:
+                MatVec.Multiply((float*)Data(x), (float*)Data(weight), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
+                break;
+            case ScalarType.BFloat16:
+                MatVec.MultiplyBFloat16((float*)Data(x), (ushort*)Data(weight), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
+                break;
+            default:
+                MatVec.MultiplyInt8((float*)Data(x), (sbyte*)Data(weight), (float*)Data(scales!), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
+                break;
+        }
         return y;
     }
 
     /// <summary>The address of a contiguous CPU tensor's elements (its <c>bytes</c> span is a view, not a copy, on the CPU).</summary>
-    private static unsafe float* Data(Tensor t)
+    internal static unsafe void* Data(Tensor t)
     {
-        if (t.NumberOfElements * sizeof(float) <= int.MaxValue) return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+        if (t.NumberOfElements * t.ElementSize <= int.MaxValue) return Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
         // A span cannot cover more than 2 GiB (an 8B model's head): the first element's view has the same address.
         using var first = t.view(-1).narrow(0, 0, 1);
-        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(first.bytes));
+        return Unsafe.AsPointer(ref MemoryMarshal.GetReference(first.bytes));
     }
 
     /// <summary>Adds a LoRA adapter of rank <paramref name="rank"/> (A Kaiming-uniform, B zero: the output is unchanged).</summary>

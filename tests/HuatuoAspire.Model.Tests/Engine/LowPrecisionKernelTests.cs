@@ -1,0 +1,115 @@
+using HuatuoAspire.Model.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace HuatuoAspire.Model.Tests.Engine;
+
+/// <summary>
+/// The bf16 and int8 decode kernels compute what <c>F.linear</c> computes on the same weights widened to fp32, on one to
+/// sixteen rows, with tails, biases and workers; and int8 blocks follow llama.cpp's Q8_0 rule.
+/// </summary>
+public sealed class LowPrecisionKernelTests
+{
+    private static void AssertClose(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        var scale = expected.abs().max().item<float>() + 1e-6f;
+        var error = (expected - actual).abs().max().item<float>();
+        Assert.True(error <= 1e-5 * scale, $"max error {error} relative to {scale}");
+    }
+
+    [Theory]
+    [InlineData(1, 37, 13, true, 1)]
+    [InlineData(2, 64, 61, false, 2)]
+    [InlineData(5, 257, 129, true, 2)]
+    [InlineData(8, 515, 1031, false, 3)]
+    [InlineData(16, 96, 1031, true, 2)]
+    [InlineData(1, 2048, 4099, false, 2)]
+    public void TheBf16KernelEqualsFLinearOnTheWidenedWeights(int rows, int inFeatures, int outFeatures, bool bias, int threads)
+    {
+        using var scope = NewDisposeScope();
+        var before = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            manual_seed(rows * 100 + inFeatures);
+            var w = randn(outFeatures, inFeatures).to(ScalarType.BFloat16);
+            var b = bias ? randn(outFeatures) : null;
+            var x = randn(1, rows, inFeatures);
+            using var _ = no_grad();
+            var actual = Projection.Linear(x, w, b, null, out var used);
+            Assert.True(used);
+            AssertClose(F.linear(x, w.to(ScalarType.Float32), b), actual);
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 32, 13, true, 1)]
+    [InlineData(3, 96, 61, false, 2)]
+    [InlineData(8, 512, 1031, true, 3)]
+    [InlineData(16, 352, 130, false, 2)]
+    [InlineData(1, 2048, 4099, false, 2)]
+    public void TheInt8KernelEqualsFLinearOnTheDequantizedWeights(int rows, int inFeatures, int outFeatures, bool bias, int threads)
+    {
+        using var scope = NewDisposeScope();
+        var before = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            manual_seed(rows * 100 + inFeatures);
+            var (q, s) = Quantized(randn(outFeatures, inFeatures));
+            var b = bias ? randn(outFeatures) : null;
+            var x = randn(1, rows, inFeatures);
+            using var _ = no_grad();
+            var actual = Projection.Linear(x, q, b, s, out var used);
+            Assert.True(used);
+            AssertClose(F.linear(x, Projection.Dequantize(q, s), b), actual);
+            // Many rows (prefill) take the dequantizing product and agree too.
+            var many = randn(40, inFeatures);
+            AssertClose(F.linear(many, Projection.Dequantize(q, s), b), Projection.Linear(many, q, b, s));
+        }
+        finally
+        {
+            set_num_threads(before);
+        }
+    }
+
+    [Fact]
+    public void Int8BlocksFollowLlamaCppsQ8_0Rule()
+    {
+        // One block: max |x| = 2.54 → d = 0.02 (as fp16); 0.03 = 1.5 d rounds away from zero to 2, -0.01 = -0.5 d to -1.
+        var values = new float[32];
+        values[0] = 2.54f;
+        values[1] = 0.03f;
+        values[2] = -0.01f;
+        values[3] = -2.54f;
+        var quants = new sbyte[32];
+        var scales = new float[1];
+        Int8Blocks.Quantize(values, quants, scales);
+        Assert.Equal((float)(Half)(2.54f / 127f), scales[0]);
+        Assert.Equal([127, 2, -1, -127], quants[..4].Select(q => (int)q));
+        Assert.All(quants[4..], q => Assert.Equal(0, q));
+
+        var random = new Random(5);
+        var row = Enumerable.Range(0, 256).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+        var q8 = new sbyte[256];
+        var d = new float[8];
+        Int8Blocks.Quantize(row, q8, d);
+        // Half a step of rounding, plus 127 × the fp16 rounding of d (≤ 2⁻¹¹ d): q is taken against the unrounded d, as in ggml.
+        for (var i = 0; i < row.Length; i++)
+            Assert.True(Math.Abs(row[i] - q8[i] * d[i / 32]) <= d[i / 32] * (0.5f + 127f / 2048f), $"element {i}");
+    }
+
+    private static (Tensor Quants, Tensor Scales) Quantized(Tensor w)
+    {
+        var (rows, columns) = ((int)w.shape[0], (int)w.shape[1]);
+        var quants = new sbyte[rows * columns];
+        var scales = new float[rows * columns / Int8Blocks.BlockSize];
+        Int8Blocks.Quantize(w.contiguous().data<float>().ToArray(), quants, scales);
+        return (tensor(quants, [rows, columns]), tensor(scales, [rows, columns / Int8Blocks.BlockSize]));
+    }
+}
