@@ -29,6 +29,9 @@ public sealed class TokenAutomaton
     /// <summary>States whose allowed-token set has been computed so far.</summary>
     public int MaskedStates { get; private set; }
 
+    /// <summary>Time spent computing allowed-token sets (the first visit of each state); later visits only read them.</summary>
+    public TimeSpan MaskBuildTime { get; private set; }
+
     /// <summary>A cursor at the start of the output, for one sequence.</summary>
     public ITokenConstraint Begin() => new Cursor(this);
 
@@ -57,6 +60,7 @@ public sealed class TokenAutomaton
     // Depth-first over the trie: a subtree is entered only while the automaton is still alive after its prefix.
     private ulong[] Compute(int state)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var v = Vocabulary;
         var bits = new ulong[(v.Size + 63) / 64];
         var top = 0;
@@ -89,6 +93,7 @@ public sealed class TokenAutomaton
             foreach (var eos in v.EndOfSequenceIds) bits[eos >> 6] |= 1UL << eos;
         }
         MaskedStates++;
+        MaskBuildTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
         return bits;
     }
 

@@ -26,9 +26,16 @@ public static class TestSchemas
           "tags":{"type":"array","items":{"type":"string"},"minItems":1,"maxItems":3},
           "note":{"type":["string","null"]},
           "matrix":{"type":"array","items":{"type":"array","items":{"type":"number"},"maxItems":2}},
-          "fixed":{"const":"v1"},
-          "extra":{"type":"object"}
+          "fixed":{"const":"v1"}
         },"required":["name","age","score","ok","grade","tags","fixed"],"additionalProperties":false}
+        """;
+
+    /// <summary>Only enums, booleans and integers: every reply is short, whatever top_p leaves of the distribution.</summary>
+    public const string Verdict = """
+        {"type":"object","properties":{
+          "verdict":{"type":"string","enum":["Pass","Too Simple","Ambiguous Answer","Not Reformulatable"]},
+          "sure":{"type":"boolean"},"votes":{"type":"integer"}},
+         "required":["verdict","sure","votes"],"additionalProperties":false}
         """;
 
     /// <summary>Null when <paramref name="json"/> is valid against <paramref name="schema"/>; otherwise what is wrong.</summary>

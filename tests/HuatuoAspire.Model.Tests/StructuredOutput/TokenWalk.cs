@@ -13,6 +13,7 @@ public static class TokenWalk
     public static (string Text, bool Ended, int Tokens) Run(HfTokenizer tokenizer, TokenAutomaton automaton, int seed, int maxTokens = 4000)
     {
         var random = new Random(seed);
+        var weights = Weights(tokenizer, automaton.Vocabulary);
         var constraint = automaton.Begin();
         var logits = new float[tokenizer.VocabSize];
         var bytes = new List<byte>();
@@ -25,7 +26,7 @@ public static class TokenWalk
             for (var id = 0; id < logits.Length; id++)
             {
                 if (float.IsNegativeInfinity(logits[id])) continue;
-                allowed.Add((id, Weight(tokenizer, automaton, id)));
+                allowed.Add((id, weights[id]));
             }
             Assert.NotEmpty(allowed);
             var draw = random.NextDouble() * allowed.Sum(a => a.Weight);
@@ -42,10 +43,17 @@ public static class TokenWalk
         return (Encoding.UTF8.GetString(bytes.ToArray()), false, maxTokens);
     }
 
-    private static double Weight(HfTokenizer tokenizer, TokenAutomaton automaton, int id)
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TokenVocabulary, double[]> WeightTables = new();
+
+    private static double[] Weights(HfTokenizer tokenizer, TokenVocabulary vocabulary) => WeightTables.GetValue(vocabulary, v =>
     {
-        if (automaton.Vocabulary.EndOfSequenceIds.Contains(id)) return 50;
-        var bytes = tokenizer.TokenBytes(id);
-        return bytes.AsSpan().IndexOfAny("\"]}"u8) >= 0 ? 20 : 1;
-    }
+        var weights = new double[tokenizer.VocabSize];
+        for (var id = 0; id < weights.Length; id++)
+        {
+            if (v.EndOfSequenceIds.Contains(id)) weights[id] = 50;
+            else if (tokenizer.IdToToken(id) is null) weights[id] = 0;
+            else weights[id] = tokenizer.TokenBytes(id).AsSpan().IndexOfAny("\"]}"u8) >= 0 ? 20 : 1;
+        }
+        return weights;
+    });
 }
