@@ -3,6 +3,8 @@ using System.Globalization;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Gguf;
+using HuatuoAspire.Model.StructuredOutput;
+using HuatuoAspire.Model.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -23,9 +25,13 @@ public static class BenchGenerateCommands
         {
             Description = "Also export the model to an F32 GGUF and measure llama.cpp (node-llama-cpp from tests/npm) at the same thread count.",
         };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Also measure structured output: batch-1 sampled decode free and under response_format json_object, and the per-token cost of the mask over the folder's tokenizer.",
+        };
         var command = new Command("generate", "Prefill and decode tokens/s (batch 1 and 8), peak memory, and the memory-bandwidth bound of decode.")
         {
-            model, threads, prompt, steps, batch, device, compare,
+            model, threads, prompt, steps, batch, device, compare, json,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -49,6 +55,7 @@ public static class BenchGenerateCommands
             table.AddRow("by CPU time: copy bandwidth", F(result.CopyBandwidthBytesPerCpuSecond / 1e9, "GB/CPU-s"));
             table.AddRow("by CPU time: batch-1 decode vs bound", F(result.PercentOfBoundByCpuTime, "% (meaningful with --threads 1)"));
             table.AddRow("peak resident memory", F(result.PeakMemoryBytes / 1048576.0, "MiB"));
+            if (parse.GetValue(json)) AddStructuredOutputRows(table, lm, dir, parse.GetValue(steps), F);
             if (parse.GetValue(compare))
             {
                 var gguf = Path.Combine(Path.GetTempPath(), $"huatuo-bench-{Guid.NewGuid():N}.gguf");
@@ -70,5 +77,19 @@ public static class BenchGenerateCommands
             return 0;
         });
         return command;
+    }
+
+    private static void AddStructuredOutputRows(Table table, CausalLanguageModel lm, string dir, int steps, Func<double, string, string> f)
+    {
+        Console.Error.WriteLine("measuring structured output (json_object) ...");
+        var result = StructuredOutputBenchmark.Run(lm, HfTokenizer.FromFolder(dir), Math.Max(steps, 64));
+        table.AddRow("json: vocabulary (trie nodes, build)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.VocabularySize:N0} tokens ({result.TrieNodes:N0} nodes, {result.VocabularyBuildMilliseconds:F0} ms)"));
+        table.AddRow("json: decode batch 1, T = 1, free", f(result.PlainDecodeTokensPerSecond, "tok/s"));
+        table.AddRow("json: decode batch 1, T = 1, json_object", f(result.JsonDecodeTokensPerSecond, "tok/s"));
+        table.AddRow("json: decode overhead per token", f(result.DecodeOverheadMicrosecondsPerToken, "µs"));
+        table.AddRow("json: mask + cursor per token (cached states)", f(result.MaskMicrosecondsPerToken, "µs"));
+        table.AddRow("json: allowed set of a new state (once)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.MaskBuildMillisecondsPerState:F2} ms ({result.MaskedStates} states)"));
     }
 }

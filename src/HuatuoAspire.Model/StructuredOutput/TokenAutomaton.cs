@@ -117,9 +117,14 @@ public sealed class TokenAutomaton
                     logits[(w * 64)..end].Fill(float.NegativeInfinity);
                     continue;
                 }
-                for (var i = w * 64; i < end; i++)
+                // Only the refused tokens are touched: inside a string that is a few per word.
+                var refused = ~word;
+                while (refused != 0)
                 {
-                    if ((word & (1UL << i)) == 0) logits[i] = float.NegativeInfinity;
+                    var i = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(refused);
+                    if (i >= end) break;
+                    logits[i] = float.NegativeInfinity;
+                    refused &= refused - 1;
                 }
             }
             logits[size..].Fill(float.NegativeInfinity);
