@@ -69,6 +69,7 @@ public sealed class GenerationJob
 
     /// <summary>The structured-output cursor of this request on its model, when it asked for JSON.</summary>
     public ITokenConstraint? Constraint { get; private set; }
+
     public bool IsDone { get; private set; }
 
     /// <summary>
