@@ -16,7 +16,7 @@ namespace HuatuoAspire.Cli.FunctionalTests;
 /// constrained decoding: the replies are nonsense, but every one of them is well-formed JSON of the schema asked for.
 /// </summary>
 [Collection(InfrastructureCollection.Name)]
-public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fixture)
+public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly MultipleChoiceQuestion[] Questions =
     [
@@ -89,6 +89,8 @@ public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fix
             replies.Add(("judge", LlmJudgeVerifier.Schema.Schema, verdict.RawOutput!));
         }
 
+        foreach (var group in replies.GroupBy(r => r.Where))
+            output.WriteLine($"{group.Key}: {group.Count()} replies of {string.Join(", ", group.Select(r => r.Reply.Length))} characters");
         Assert.True(endpoint.StructuredOutputEnabled, "the service refused a schema, so the endpoint fell back to free text");
         Assert.Contains(replies, r => r.Where.StartsWith("search", StringComparison.Ordinal));
         Assert.All(replies, r => Assert.True(TestSchemas.Problem(r.Schema, r.Reply) is null, $"{r.Where}: {TestSchemas.Problem(r.Schema, r.Reply)}"));
