@@ -213,8 +213,8 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
           tooMany: await refused({ logprobs: true, top_logprobs: 21 }),
           negative: await refused({ logprobs: true, top_logprobs: -1 }),
           withoutLogprobs: await refused({ top_logprobs: 2 }),
-          schema: await refused({ response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object' } } } }),
-          jsonObject: await refused({ response_format: { type: 'json_object' } }),
+          schema: await refused({ response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'string', pattern: '^a' } } } }),
+          jsonObject: await refused({ response_format: { type: 'json_objects' } }),
           tools: await refused({ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] }),
           toolChoice: await refused({ tool_choice: 'required' }),
           text: (await client.chat.completions.create({ ...ask, response_format: { type: 'text' }, tool_choice: 'none' })).choices[0].message.content,
@@ -257,7 +257,7 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
         Assert.Equal(entries.ToJsonString(), result["streamed"]!.ToJsonString());
 
         foreach (var (name, param) in new[] { ("tooMany", "top_logprobs"), ("negative", "top_logprobs"), ("withoutLogprobs", "top_logprobs"),
-                     ("schema", "response_format"), ("jsonObject", "response_format"), ("tools", "tools"), ("toolChoice", "tool_choice") })
+                     ("schema", "response_format.json_schema.schema"), ("jsonObject", "response_format"), ("tools", "tools"), ("toolChoice", "tool_choice") })
         {
             var refused = result[name];
             Assert.True(refused is not null, $"{name} was accepted");
@@ -265,7 +265,7 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
             Assert.Equal(param, refused["param"]!.GetValue<string>());
         }
         Assert.Equal("unsupported", result["schema"]!["code"]!.GetValue<string>());
-        Assert.Contains("json_schema", result["schema"]!["message"]!.GetValue<string>());
+        Assert.Contains("'pattern' at #", result["schema"]!["message"]!.GetValue<string>());
         Assert.Equal("unsupported", result["tools"]!["code"]!.GetValue<string>());
         Assert.Equal(content, result["text"]!.GetValue<string>());
     }
@@ -284,8 +284,9 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
             Temperature = 0,
             MaxRetries = 0,
         });
+        // A pattern is outside the subset structured output enforces, so the service refuses this schema.
         var schema = new HuatuoAspire.Reasoning.Llm.JsonSchemaFormat("verdict",
-            """{"type":"object","properties":{"correct":{"type":"boolean"}},"required":["correct"],"additionalProperties":false}""");
+            """{"type":"object","properties":{"correct":{"type":"string","pattern":"^(yes|no)$"}},"required":["correct"],"additionalProperties":false}""");
         var request = HuatuoAspire.Reasoning.Llm.LlmRequest.FromPrompt("Is 2 + 2 = 4? Answer in JSON.", "verify", schema);
 
         // The json_schema request is refused with a 400 naming response_format; the endpoint retries once without it.

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using HuatuoAspire.Inference.Serving;
+using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Tokenization;
 
 namespace HuatuoAspire.Inference.FunctionalTests;
@@ -43,9 +44,10 @@ public sealed class HashChainDecoder(HfTokenizer tokenizer, int maxBatchSize, Ti
         return new StepHold(_stepsAllowed);
     }
 
-    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling)
+    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling, ITokenConstraint? constraint = null)
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
+        if (constraint is not null) throw new NotSupportedException("The hash-chain stand-in does not do structured output; use the engine.");
         if (_slots.Count >= MaxBatchSize) throw new InvalidOperationException($"All {MaxBatchSize} slots are taken.");
         var slot = Enumerable.Range(0, MaxBatchSize).First(s => !_slots.ContainsKey(s));
         var hash = 1469598103934665603UL;

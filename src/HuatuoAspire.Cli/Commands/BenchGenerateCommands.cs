@@ -3,6 +3,7 @@ using System.Globalization;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Gguf;
+using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -38,9 +39,13 @@ public static class BenchGenerateCommands
         {
             Description = "Also export the model to GGUF (F32, BF16 or Q8_0 as --dtype says) and measure llama.cpp (node-llama-cpp from tests/npm) at the same thread count.",
         };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Also measure structured output: batch-1 sampled decode free and under response_format json_object, and the per-token cost of the mask over the folder's tokenizer.",
+        };
         var command = new Command("generate", "Prefill and decode tokens/s (batch 1 and 8), peak memory, perplexity, the memory-bandwidth bound of decode, and llama.cpp beside them.")
         {
-            model, threads, prompt, steps, batch, device, dtype, compare,
+            model, threads, prompt, steps, batch, device, dtype, compare, json,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -104,6 +109,7 @@ public static class BenchGenerateCommands
             Row("by CPU time: decode batch 1", F(result.DecodeBatch1TokensPerCpuSecond, "tok/CPU-s"));
             Row("by CPU time: copy bandwidth", F(result.CopyBandwidthBytesPerCpuSecond / 1e9, "GB/CPU-s"));
             Row("by CPU time: batch-1 decode vs bound", F(result.PercentOfBoundByCpuTime, "% (meaningful with --threads 1)"));
+            if (parse.GetValue(json)) AddStructuredOutputRows((figure, value) => Row(figure, value), lm, dir, parse.GetValue(steps), F);
             Row("load average (1, 5, 15 min)", LoadAverage());
             AnsiConsole.Write(table);
             if (!llamaAvailable) AnsiConsole.WriteLine($"llama.cpp comparison skipped: {llamaMissing}");
@@ -117,5 +123,19 @@ public static class BenchGenerateCommands
     {
         const string path = "/proc/loadavg";
         return File.Exists(path) ? string.Join(", ", File.ReadAllText(path).Split(' ').Take(3)) : "unknown";
+    }
+
+    private static void AddStructuredOutputRows(Action<string, string> row, CausalLanguageModel lm, string dir, int steps, Func<double, string, string> f)
+    {
+        Console.Error.WriteLine("measuring structured output (json_object) ...");
+        var result = StructuredOutputBenchmark.Run(lm, HfTokenizer.FromFolder(dir), Math.Max(steps, 64));
+        row("json: vocabulary (trie nodes, build)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.VocabularySize:N0} tokens ({result.TrieNodes:N0} nodes, {result.VocabularyBuildMilliseconds:F0} ms)"));
+        row("json: decode batch 1, T = 1, free", f(result.PlainDecodeTokensPerSecond, "tok/s"));
+        row("json: decode batch 1, T = 1, json_object", f(result.JsonDecodeTokensPerSecond, "tok/s"));
+        row("json: decode overhead per token", f(result.DecodeOverheadMicrosecondsPerToken, "µs"));
+        row("json: mask + cursor per token (cached states)", f(result.MaskMicrosecondsPerToken, "µs"));
+        row("json: allowed set of a new state (once)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.MaskBuildMillisecondsPerState:F2} ms ({result.MaskedStates} states)"));
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using HuatuoAspire.Inference.Contracts;
 using HuatuoAspire.Inference.Scheduling;
 using HuatuoAspire.Inference.Serving;
+using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
 namespace HuatuoAspire.Inference.Apis;
@@ -65,7 +66,7 @@ public static class ChatRequestValidator
             if (r.Logprobs != true)
                 throw InferenceRequestException.InvalidParameter("top_logprobs", "top_logprobs needs logprobs set to true.");
         }
-        CheckResponseFormat(r.ResponseFormat);
+        var responseFormat = ResponseFormat(r.ResponseFormat);
         CheckNoTools(r);
 
         return new GenerationRequest(
@@ -74,25 +75,38 @@ public static class ChatRequestValidator
             r.MaxCompletionTokens ?? r.MaxTokens,
             StopStrings(r.Stop),
             new SamplingSettings((float)(r.Temperature ?? 1.0), (float)(r.TopP ?? 1.0), r.Seed, r.Logprobs == true ? r.TopLogprobs ?? 0 : 0),
-            r.Logprobs == true);
+            r.Logprobs == true,
+            responseFormat);
     }
 
-    // Plain text is what the model writes; a JSON mode would need constrained decoding, which this service does not do.
-    // Refusing (rather than ignoring) lets a client fall back knowingly: the pipeline's LlmEndpoint retries once
-    // without the schema and parses the free text.
-    private static void CheckResponseFormat(JsonElement? format)
+    // json_object and json_schema are enforced by constrained decoding: the reply is valid JSON (of the schema) unless
+    // max_tokens or a stop string cuts it. A schema outside the supported subset is refused, naming what is not
+    // supported, rather than half enforced; a client can then fall back knowingly (the pipeline's LlmEndpoint retries
+    // once without the schema and parses the free text).
+    private static JsonGrammar? ResponseFormat(JsonElement? format)
     {
-        if (format is not { } f || f.ValueKind == JsonValueKind.Null) return;
+        if (format is not { } f || f.ValueKind == JsonValueKind.Null) return null;
         var type = f.ValueKind == JsonValueKind.Object && f.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         switch (type)
         {
             case "text":
-                return;
-            case "json_object" or "json_schema":
-                throw new InferenceRequestException(StatusCodes.Status400BadRequest,
-                    $"response_format type '{type}' is not supported: this service does not constrain decoding to JSON. " +
-                    "Send response_format {\"type\": \"text\"} (or none) and parse the reply, or ask for JSON in the prompt.",
-                    "invalid_request_error", "response_format", "unsupported");
+                return null;
+            case "json_object":
+                return JsonGrammar.AnyObjectGrammar;
+            case "json_schema":
+                if (!f.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object)
+                    throw InferenceRequestException.InvalidParameter("response_format.json_schema", "response_format type 'json_schema' needs a 'json_schema' object with a 'schema'.");
+                if (!spec.TryGetProperty("schema", out var schema) || schema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True))
+                    throw InferenceRequestException.InvalidParameter("response_format.json_schema.schema", "response_format.json_schema.schema must be a JSON Schema object.");
+                try
+                {
+                    return JsonSchemaCompiler.Compile(schema);
+                }
+                catch (UnsupportedJsonSchemaException e)
+                {
+                    throw new InferenceRequestException(StatusCodes.Status400BadRequest, e.Message, "invalid_request_error",
+                        "response_format.json_schema.schema", "unsupported");
+                }
             default:
                 throw InferenceRequestException.InvalidParameter("response_format",
                     $"response_format must be an object with type 'text', 'json_object' or 'json_schema' (got {(type is null ? f.GetRawText() : "'" + type + "'")}).");

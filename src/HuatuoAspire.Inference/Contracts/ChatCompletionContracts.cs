@@ -34,7 +34,10 @@ public sealed class ChatCompletionRequest
     /// <summary>0-20 most likely alternatives per token; needs <see cref="Logprobs"/>.</summary>
     public int? TopLogprobs { get; set; }
 
-    /// <summary><c>{"type": "text"}</c> is accepted; <c>json_object</c> and <c>json_schema</c> are refused (no constrained decoding).</summary>
+    /// <summary>
+    /// <c>{"type": "text"}</c>, <c>{"type": "json_object"}</c> or <c>{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}</c>:
+    /// the JSON forms are enforced by constrained decoding.
+    /// </summary>
     public JsonElement? ResponseFormat { get; set; }
 
     /// <summary>Tool calling is not supported: any tool is refused.</summary>

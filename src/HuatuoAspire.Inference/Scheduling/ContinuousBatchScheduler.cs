@@ -238,7 +238,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
             {
                 // Queued before a switch: its prompt was tokenized for the old model.
                 if (!ReferenceEquals(job.Model, model)) job.PrepareFor(model);
-                job.Slot = model.Decoder.Join(job.PromptIds, job.Request.Sampling);
+                job.Slot = model.Decoder.Join(job.PromptIds, job.Request.Sampling, job.Constraint);
             }
             catch (Exception e)
             {

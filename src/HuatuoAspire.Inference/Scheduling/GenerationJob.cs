@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using HuatuoAspire.Inference.Contracts;
 using HuatuoAspire.Inference.Serving;
 using HuatuoAspire.Model.Generation;
+using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
@@ -21,14 +22,18 @@ public sealed record Finished(string Reason, int PromptTokens, int CompletionTok
 
 public sealed record Failed(Exception Error) : GenerationEvent;
 
-/// <summary>A validated chat request, ready to be tokenized for whichever model serves it when it is admitted.</summary>
+/// <summary>
+/// A validated chat request, ready to be tokenized for whichever model serves it when it is admitted.
+/// <paramref name="ResponseFormat"/>: the JSON grammar the reply must follow (structured output), or null for free text.
+/// </summary>
 public sealed record GenerationRequest(
     string RequestedModel,
     IReadOnlyList<ChatMessage> Messages,
     int? MaxTokens,
     IReadOnlyList<string> Stop,
     SamplingSettings Sampling,
-    bool Logprobs = false);
+    bool Logprobs = false,
+    JsonGrammar? ResponseFormat = null);
 
 /// <summary>
 /// One request's life in the scheduler. The scheduler thread alone touches its decoding state; the request
@@ -61,6 +66,10 @@ public sealed class GenerationJob
     public int MaxTokens { get; private set; }
     public int CompletionTokens { get; private set; }
     public int Slot { get; internal set; } = -1;
+
+    /// <summary>The structured-output cursor of this request on its model, when it asked for JSON.</summary>
+    public ITokenConstraint? Constraint { get; private set; }
+
     public bool IsDone { get; private set; }
 
     /// <summary>
@@ -88,6 +97,7 @@ public sealed class GenerationJob
                 $"and max_tokens asks for {max}; at most {room} completion tokens fit.",
                 "invalid_request_error", "max_tokens", "context_length_exceeded");
         }
+        Constraint = Request.ResponseFormat is { } grammar ? StartConstraint(model, grammar) : null;
         Model = model;
         PromptIds = ids;
         MaxTokens = Request.MaxTokens ?? room;
@@ -97,6 +107,20 @@ public sealed class GenerationJob
         _pendingLogprobs = Request.Logprobs ? [] : null;
         _pendingStarts.Clear();
         CompletionTokens = 0;
+    }
+
+    // The token automaton is built once per grammar and tokenizer and cached; this request only gets its own cursor.
+    private static ITokenConstraint StartConstraint(ServedModel model, JsonGrammar grammar)
+    {
+        try
+        {
+            return TokenVocabulary.For(model.Tokenizer).AutomatonFor(grammar).Begin();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InferenceRequestException(StatusCodes.Status400BadRequest, $"response_format cannot be enforced for model '{model.Id}': {e.Message}",
+                "invalid_request_error", "response_format", "unsupported");
+        }
     }
 
     internal void Publish(GenerationEvent e) => _events.Writer.TryWrite(e);

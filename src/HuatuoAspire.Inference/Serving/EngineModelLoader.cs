@@ -66,7 +66,7 @@ public sealed class EngineBatchDecoder(CausalLanguageModel model, BatchedDecoder
 {
     public int MaxBatchSize => decoder.Capacity;
 
-    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling)
+    public int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling, ITokenConstraint? constraint = null)
     {
         var options = new SamplingOptions
         {
@@ -77,7 +77,7 @@ public sealed class EngineBatchDecoder(CausalLanguageModel model, BatchedDecoder
             // The scheduler enforces max_tokens and stop strings; the engine only has to stop at the cache's end.
             MaxNewTokens = decoder.MaxLength,
         };
-        return checked((int)decoder.Join(promptIds, options));
+        return checked((int)decoder.Join(promptIds, options, constraint));
     }
 
     public IReadOnlyList<SlotToken> Step(int prefillTokenBudget) => decoder.Step(prefillTokenBudget).Select(ToSlotToken).ToList();

@@ -28,8 +28,11 @@ public interface IBatchDecoder : IDisposable
     /// <summary>How many sequences can be decoded together.</summary>
     int MaxBatchSize { get; }
 
-    /// <summary>Takes a free slot for <paramref name="promptIds"/>; its prompt is prefilled by the following steps.</summary>
-    int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling);
+    /// <summary>
+    /// Takes a free slot for <paramref name="promptIds"/>; its prompt is prefilled by the following steps. With a
+    /// <paramref name="constraint"/> (structured output) every token of the slot is drawn from the logits it leaves.
+    /// </summary>
+    int Join(IReadOnlyList<int> promptIds, SamplingSettings sampling, ITokenConstraint? constraint = null);
 
     /// <summary>
     /// Decodes one token for every sequence past its prompt, and prefills at most <paramref name="prefillTokenBudget"/>

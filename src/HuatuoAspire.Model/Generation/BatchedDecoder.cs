@@ -61,11 +61,14 @@ public sealed class BatchedDecoder : IDisposable
     /// <summary>Prompt tokens still to prefill over all joined sequences.</summary>
     public int PendingPromptTokens => _rows.Sum(r => r.Prompt.Length - r.Length);
 
-    /// <summary>Prefills <paramref name="promptIds"/> and samples its first new token.</summary>
+    /// <summary>
+    /// Prefills <paramref name="promptIds"/> and samples its first new token. With a <paramref name="constraint"/> every
+    /// token of the sequence is sampled from the logits it leaves (structured output).
+    /// </summary>
     /// <exception cref="ArgumentException">The prompt is empty or does not leave room for one new token.</exception>
-    public DecodedToken Add(IReadOnlyList<int> promptIds, SamplingOptions options)
+    public DecodedToken Add(IReadOnlyList<int> promptIds, SamplingOptions options, ITokenConstraint? constraint = null)
     {
-        var sequence = NewSequence(promptIds, options);
+        var sequence = NewSequence(promptIds, options, constraint);
         var row = _rows.Count;
 
         using var _ = no_grad();
@@ -88,12 +91,12 @@ public sealed class BatchedDecoder : IDisposable
     /// Takes a free row for <paramref name="promptIds"/> without running the model: the prompt is prefilled by the
     /// following <see cref="Step(int)"/> calls, and its first token comes out of the step that finishes it. A prefix
     /// of at least <see cref="MinimumReusedPrefix"/> tokens that another row already holds is copied, not recomputed.
-    /// Returns the sequence's id.
+    /// Returns the sequence's id. A <paramref name="constraint"/> masks the logits of each of its tokens, as in <see cref="Add"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The prompt is empty or does not leave room for one new token.</exception>
-    public long Join(IReadOnlyList<int> promptIds, SamplingOptions options)
+    public long Join(IReadOnlyList<int> promptIds, SamplingOptions options, ITokenConstraint? constraint = null)
     {
-        var sequence = NewSequence(promptIds, options);
+        var sequence = NewSequence(promptIds, options, constraint);
         sequence.Decoding = false;
         var row = _rows.Count;
         _rows.Add(sequence);
@@ -130,7 +133,7 @@ public sealed class BatchedDecoder : IDisposable
         ReusedPromptTokens += best;
     }
 
-    private Sequence NewSequence(IReadOnlyList<int> promptIds, SamplingOptions options)
+    private Sequence NewSequence(IReadOnlyList<int> promptIds, SamplingOptions options, ITokenConstraint? constraint)
     {
         if (!HasRoom) throw new InvalidOperationException($"All {Capacity} rows are in use.");
         if (promptIds.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptIds));
@@ -143,7 +146,7 @@ public sealed class BatchedDecoder : IDisposable
         {
             if ((uint)id >= (uint)vocab) throw new ArgumentException($"Token id {id} is outside the vocabulary (0..{vocab - 1}).", nameof(promptIds));
         }
-        return new Sequence(_nextId++, promptIds.ToArray(), options, new TokenSampler(options), options.StopTokenIds ?? _defaultStops);
+        return new Sequence(_nextId++, promptIds.ToArray(), options, new TokenSampler(options), options.StopTokenIds ?? _defaultStops, constraint);
     }
 
     /// <summary>One decode step for every decoding sequence; returns one token per sequence, in row order.</summary>
@@ -339,7 +342,8 @@ public sealed class BatchedDecoder : IDisposable
 
     public void Dispose() => _cache.Dispose();
 
-    private sealed class Sequence(long id, int[] prompt, SamplingOptions options, TokenSampler sampler, IReadOnlySet<int> stops)
+    private sealed class Sequence(long id, int[] prompt, SamplingOptions options, TokenSampler sampler, IReadOnlySet<int> stops,
+        ITokenConstraint? constraint)
     {
         public long Id { get; } = id;
         public int[] Prompt { get; } = prompt;
@@ -350,18 +354,22 @@ public sealed class BatchedDecoder : IDisposable
         public int LastToken { get; private set; }
         public int Generated { get; private set; }
 
-        public DecodedToken Accept(ReadOnlySpan<float> logits, int maxLength)
+        // The logits are this step's own copy: a constraint masks them in place, so sampling, top_p and the reported
+        // log-probabilities all see the distribution the token is really drawn from (as vLLM reports them).
+        public DecodedToken Accept(Span<float> logits, int maxLength)
         {
+            constraint?.Mask(logits);
             var token = sampler.Sample(logits);
+            constraint?.Accept(token.TokenId);
             LastToken = token.TokenId;
             Generated++;
-            var finish = stops.Contains(token.TokenId) ? FinishReason.Stop
+            var finish = stops.Contains(token.TokenId) || constraint?.Ended == true ? FinishReason.Stop
                 : Generated >= options.MaxNewTokens || Length + 1 >= maxLength ? FinishReason.Length
                 : FinishReason.None;
             return new DecodedToken(Id, token, finish) { TopLogprobs = options.TopLogprobs > 0 ? Top(logits, token, options.TopLogprobs) : null };
         }
 
-        // The n largest logits as raw log-probabilities (log_softmax at T = 1); ties go to the lower id.
+        // The n largest logits as raw log-probabilities (log_softmax at T = 1); ties go to the lower id; masked tokens never.
         private static TokenLogprob[] Top(ReadOnlySpan<float> logits, SampledToken sampled, int n)
         {
             var logZ = (double)logits[sampled.TokenId] - sampled.RawLogProb;
@@ -370,7 +378,7 @@ public sealed class BatchedDecoder : IDisposable
             for (var i = 0; i < logits.Length; i++)
             {
                 var value = logits[i];
-                if (best.Count == n && value <= best[^1].Logprob) continue;
+                if (float.IsNegativeInfinity(value) || (best.Count == n && value <= best[^1].Logprob)) continue;
                 var at = best.Count;
                 while (at > 0 && best[at - 1].Logprob < value) at--;
                 best.Insert(at, new TokenLogprob(i, value));

@@ -1,0 +1,148 @@
+using HuatuoAspire.Model.Generation;
+
+namespace HuatuoAspire.Model.StructuredOutput;
+
+/// <summary>
+/// A grammar lifted from bytes to tokens: for each state of the byte automaton, the set of tokens whose bytes keep the
+/// output valid, computed the first time the state is reached (one walk of the vocabulary trie, pruned where the
+/// automaton dies) and then kept as a bitset, plus end-of-sequence where the output is complete. Built once per
+/// grammar and vocabulary (<see cref="TokenVocabulary.AutomatonFor"/>) and shared by every sequence that uses it;
+/// thread-safe. <see cref="Begin"/> gives one sequence its own cursor.
+/// </summary>
+public sealed class TokenAutomaton
+{
+    private readonly JsonByteAutomaton _bytes;
+    private readonly List<ulong[]?> _allowed = [];
+    private readonly Lock _lock = new();
+    private int[] _nodeStack = new int[256];
+    private int[] _stateStack = new int[256];
+
+    internal TokenAutomaton(TokenVocabulary vocabulary, JsonByteAutomaton bytes)
+    {
+        Vocabulary = vocabulary;
+        _bytes = bytes;
+    }
+
+    public TokenVocabulary Vocabulary { get; }
+    public JsonGrammar Grammar => _bytes.Grammar;
+
+    /// <summary>States whose allowed-token set has been computed so far.</summary>
+    public int MaskedStates { get; private set; }
+
+    /// <summary>Time spent computing allowed-token sets (the first visit of each state); later visits only read them.</summary>
+    public TimeSpan MaskBuildTime { get; private set; }
+
+    /// <summary>A cursor at the start of the output, for one sequence.</summary>
+    public ITokenConstraint Begin() => new Cursor(this);
+
+    /// <summary>The tokens allowed in <paramref name="state"/>, one bit per id (bit i of word i / 64). Do not modify.</summary>
+    public ulong[] Allowed(int state)
+    {
+        lock (_lock)
+        {
+            while (_allowed.Count <= state) _allowed.Add(null);
+            return _allowed[state] ??= Compute(state);
+        }
+    }
+
+    /// <summary>The byte-automaton state after <paramref name="tokenId"/>'s bytes, or <see cref="JsonByteAutomaton.Dead"/>.</summary>
+    public int Next(int state, int tokenId)
+    {
+        if (Vocabulary.Bytes[tokenId] is not { Length: > 0 } bytes) return JsonByteAutomaton.Dead;
+        lock (_lock) return _bytes.Walk(state, bytes);
+    }
+
+    public bool IsAccepting(int state)
+    {
+        lock (_lock) return _bytes.IsAccepting(state);
+    }
+
+    // Depth-first over the trie: a subtree is entered only while the automaton is still alive after its prefix.
+    private ulong[] Compute(int state)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var v = Vocabulary;
+        var bits = new ulong[(v.Size + 63) / 64];
+        var top = 0;
+        _nodeStack[top] = 0;
+        _stateStack[top++] = state;
+        while (top > 0)
+        {
+            top--;
+            var node = _nodeStack[top];
+            var at = _stateStack[top];
+            var end = v.ChildStart[node] + v.ChildCount[node];
+            for (var e = v.ChildStart[node]; e < end; e++)
+            {
+                var next = _bytes.Step(at, v.EdgeByte[e]);
+                if (next == JsonByteAutomaton.Dead) continue;
+                var child = v.EdgeNode[e];
+                for (var t = v.FirstTokenAtNode[child]; t >= 0; t = v.NextTokenAtNode[t]) bits[t >> 6] |= 1UL << t;
+                if (v.ChildCount[child] == 0) continue;
+                if (top == _nodeStack.Length)
+                {
+                    Array.Resize(ref _nodeStack, top * 2);
+                    Array.Resize(ref _stateStack, top * 2);
+                }
+                _nodeStack[top] = child;
+                _stateStack[top++] = next;
+            }
+        }
+        if (_bytes.IsAccepting(state))
+        {
+            foreach (var eos in v.EndOfSequenceIds) bits[eos >> 6] |= 1UL << eos;
+        }
+        MaskedStates++;
+        MaskBuildTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        return bits;
+    }
+
+    private sealed class Cursor(TokenAutomaton automaton) : ITokenConstraint
+    {
+        private int _state = automaton._bytes.Start;
+
+        public bool Ended { get; private set; }
+
+        public void Mask(Span<float> logits)
+        {
+            var bits = automaton.Allowed(_state);
+            var size = Math.Min(logits.Length, automaton.Vocabulary.Size);
+            for (var w = 0; w * 64 < size; w++)
+            {
+                var word = bits[w];
+                if (word == ulong.MaxValue) continue;
+                var end = Math.Min(size, w * 64 + 64);
+                if (word == 0)
+                {
+                    logits[(w * 64)..end].Fill(float.NegativeInfinity);
+                    continue;
+                }
+                // Only the refused tokens are touched: inside a string that is a few per word.
+                var refused = ~word;
+                while (refused != 0)
+                {
+                    var i = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(refused);
+                    if (i >= end) break;
+                    logits[i] = float.NegativeInfinity;
+                    refused &= refused - 1;
+                }
+            }
+            logits[size..].Fill(float.NegativeInfinity);
+        }
+
+        public void Accept(int tokenId)
+        {
+            if (Ended) throw new InvalidOperationException("The output is already complete.");
+            var vocabulary = automaton.Vocabulary;
+            if (vocabulary.EndOfSequenceIds.Contains(tokenId))
+            {
+                if (!automaton.IsAccepting(_state)) throw new InvalidOperationException($"End-of-sequence token {tokenId} before the output is complete.");
+                Ended = true;
+                return;
+            }
+            var next = (uint)tokenId < (uint)vocabulary.Size ? automaton.Next(_state, tokenId) : JsonByteAutomaton.Dead;
+            if (next == JsonByteAutomaton.Dead) throw new InvalidOperationException($"Token {tokenId} is not allowed here.");
+            _state = next;
+        }
+    }
+}
