@@ -39,6 +39,8 @@ public sealed record EvaluationRunParameters
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(BenchmarkBlob) == DatasetId is null) problems.Add("give exactly one of benchmarkBlob (a benchmark file in blob storage) or datasetId.");
+        if (BenchmarkBlob is { } blob && (blob.StartsWith('/') || blob.Split('/').Any(part => part is "" or "." or "..")))
+            problems.Add($"benchmarkBlob '{blob}' is not a blob name (no leading '/', empty, '.' or '..' segments).");
         if (Url is not null && (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             problems.Add($"url '{Url}' is not an absolute http(s) URL.");
         if (Concurrency is < 1 or > 256) problems.Add($"concurrency must be 1..256, got {Concurrency}.");
