@@ -79,7 +79,12 @@ public sealed partial class AdminSignInTests(InfrastructureFixture fixture, ITes
             Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync("/hangfire")).StatusCode);
             await SignInAsync(browser, "second-pw");
             Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/hangfire")).StatusCode);
-            Assert.Contains("id=\"sign-out\"", await browser.GetStringAsync("/"));
+            var home = await browser.GetAsync("/");
+            Assert.Contains("id=\"sign-out\"", await home.Content.ReadAsStringAsync());
+            // Hardened for browsers: no framing of the admin forms, no sniffing, scripts and posts kept to this origin.
+            Assert.Equal("DENY", home.Headers.GetValues("X-Frame-Options").Single());
+            Assert.Equal("nosniff", home.Headers.GetValues("X-Content-Type-Options").Single());
+            Assert.Contains("frame-ancestors 'none'", home.Headers.GetValues("Content-Security-Policy").Single());
 
             var signOut = await browser.PostAsync("/logout", new FormUrlEncodedContent([]));
             Assert.True(signOut.IsSuccessStatusCode, signOut.StatusCode.ToString());
