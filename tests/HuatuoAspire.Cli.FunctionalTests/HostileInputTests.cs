@@ -56,6 +56,7 @@ public sealed class HostileInputTests(InfrastructureFixture fixture, ITestOutput
             ("/api/pipeline-runs/search", """{"maxDepth":2147483647,"maxAttempts":-1}""", null),
             ("/api/training-runs", """{"kind":"sft","model":"\u0000","data":"x"}""", null),
             ("/api/training-runs", """{"kind":"nope"}""", null),
+            ("/api/training-runs", """{"kind":"sft","model":"/","data":"/","warmup_ratio":7}""", "warmup_ratio"),
             ("/api/pipeline-runs/9223372036854775807/cancel", "{}", null),
             ("/api/evaluation-runs/9223372036854775807/resume", "{}", null),
             ("/v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"\u0000\ud800"}],"max_tokens":-1}""", "content"),
