@@ -6,6 +6,8 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -53,12 +55,24 @@ public sealed class AdminAccess(IServer server, IConfiguration configuration)
             SHA256.HashData(Encoding.UTF8.GetBytes(candidate)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
     }
 
+    /// <summary>
+    /// A stamp of the configured password (not reversible to it) kept in the sign-in cookie: a cookie issued under
+    /// another password no longer signs anyone in.
+    /// </summary>
+    public string PasswordStamp => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("huatuo-admin-stamp\n" + configuration["Admin:Password"])))[..32];
+
     public bool IsAdmin(HttpContext context) =>
         context.User.IsInRole(Role)
         || (OpenToLocalUsers && context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip));
 
+    public const string StampClaim = "huatuo:password-stamp";
+
     public static ClaimsPrincipal CreatePrincipal(string scheme) =>
         new(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, Role)], scheme));
+
+    /// <summary>The principal a sign-in cookie carries: the admin, with the stamp of the password it signed in with.</summary>
+    public ClaimsPrincipal CreateCookiePrincipal() =>
+        new(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, Role), new Claim(StampClaim, PasswordStamp)], CookieScheme));
 
     internal static bool IsLoopbackAddress(string address)
     {
@@ -79,17 +93,21 @@ public static class AdminAccessExtensions
         if (builder.Services.Any(s => s.ServiceType == typeof(AdminAccess))) return builder;
 
         builder.Services.AddSingleton<AdminAccess>();
+        builder.Services.AddSingleton<AdminSignInThrottle>();
         builder.Services.AddAuthentication(AdminAccess.CookieScheme)
             .AddCookie(AdminAccess.CookieScheme, o =>
             {
                 o.Cookie.Name = "huatuo-admin";
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Strict;
+                // Secure whenever the request is HTTPS (behind a TLS proxy: with forwarded headers honoured).
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 o.LoginPath = "/login";
                 o.AccessDeniedPath = "/login";
                 o.ExpireTimeSpan = TimeSpan.FromHours(12);
                 o.Events.OnRedirectToLogin = ctx => RedirectOrStatus(ctx, StatusCodes.Status401Unauthorized);
                 o.Events.OnRedirectToAccessDenied = ctx => RedirectOrStatus(ctx, StatusCodes.Status403Forbidden);
+                o.Events.OnValidatePrincipal = RejectOtherPasswordsCookie;
             })
             .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminAccess.KeyScheme, _ => { });
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, AdminRequirementHandler>());
@@ -98,6 +116,33 @@ public static class AdminAccessExtensions
                 .AddAuthenticationSchemes(AdminAccess.CookieScheme, AdminAccess.KeyScheme)
                 .AddRequirements(new AdminRequirement()));
         return builder;
+    }
+
+    /// <summary>Sign-out (POST): removes the sign-in cookie and returns to the home page.</summary>
+    public static IEndpointRouteBuilder MapAdminSignOut(this IEndpointRouteBuilder app)
+    {
+        // No antiforgery token needed: the cookie is SameSite=Strict, so another site cannot make a browser send it here.
+        app.MapPost("/logout", async (HttpContext context) =>
+        {
+            await context.SignOutAsync(AdminAccess.CookieScheme);
+            return Results.Redirect("/");
+        }).WithName("SignOut").WithSummary("Signs the admin out (removes the sign-in cookie).").DisableAntiforgery();
+        return app;
+    }
+
+    // A cookie signed in under another password (or before stamps existed) is dropped: changing Admin:Password signs
+    // every browser out.
+    private static async Task RejectOtherPasswordsCookie(CookieValidatePrincipalContext context)
+    {
+        var access = context.HttpContext.RequestServices.GetRequiredService<AdminAccess>();
+        var stamp = context.Principal?.FindFirst(AdminAccess.StampClaim)?.Value;
+        if (access.PasswordConfigured && stamp is not null
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(stamp), Encoding.UTF8.GetBytes(access.PasswordStamp)))
+        {
+            return;
+        }
+        context.RejectPrincipal();
+        await context.HttpContext.SignOutAsync(AdminAccess.CookieScheme);
     }
 
     // Browsers are sent to the sign-in page; API clients get the status code.
@@ -126,17 +171,34 @@ internal sealed class AdminRequirementHandler(AdminAccess access) : Authorizatio
     }
 }
 
-/// <summary>API clients authenticate with <c>Authorization: Bearer {Admin:Password}</c>.</summary>
+/// <summary>
+/// API clients authenticate with <c>Authorization: Bearer {Admin:Password}</c>. Wrong keys are throttled per client
+/// (<see cref="AdminSignInThrottle"/>): past the limit the challenge answers 429 with Retry-After.
+/// </summary>
 internal sealed class AdminKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, AdminAccess access)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, AdminAccess access, AdminSignInThrottle throttle)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
+    private bool _throttled;
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return Task.FromResult(AuthenticateResult.NoResult());
-        return Task.FromResult(access.VerifyPassword(header["Bearer ".Length..].Trim())
-            ? AuthenticateResult.Success(new AuthenticationTicket(AdminAccess.CreatePrincipal(Scheme.Name), Scheme.Name))
-            : AuthenticateResult.Fail("The admin key is not valid."));
+        if (!throttle.Allows(Context))
+        {
+            _throttled = true;
+            return Task.FromResult(AuthenticateResult.Fail("Too many wrong admin keys from this client; retry later."));
+        }
+        if (access.VerifyPassword(header["Bearer ".Length..].Trim()))
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(AdminAccess.CreatePrincipal(Scheme.Name), Scheme.Name)));
+        _throttled = !throttle.CountFailure(Context);
+        return Task.FromResult(AuthenticateResult.Fail("The admin key is not valid."));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        await base.HandleChallengeAsync(properties);
+        if (_throttled) throttle.Refuse(Context);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Data.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -21,6 +22,21 @@ public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) :
     public DbSet<Checkpoint> Checkpoints => Set<Checkpoint>();
     public DbSet<EvaluationRun> EvaluationRuns => Set<EvaluationRun>();
     public DbSet<EvaluationResult> EvaluationResults => Set<EvaluationResult>();
+
+    // Model outputs may hold NUL or lone surrogates, which PostgreSQL refuses: every save goes through one cleaner.
+    // (Here rather than an interceptor: pooled contexts may not add interceptors in OnConfiguring, and tests build
+    // their own options.)
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        TrackedTextCleaner.Clean(ChangeTracker);
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        TrackedTextCleaner.Clean(ChangeTracker);
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {

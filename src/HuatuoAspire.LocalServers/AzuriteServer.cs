@@ -79,7 +79,7 @@ public sealed class AzuriteServer : IAsyncDisposable
             "--skipApiVersionCheck",
             "--disableTelemetry",
             "--loose",
-            "--debug", Path.Combine(dataDir, "debug.log"),
+            // No --debug: its log records every request in full (headers and bodies) and grows without bound.
         }) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new LocalServerException($"Could not start {program}.");
 

@@ -366,7 +366,10 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
             } while (run.Status == RunStatus.Running && DateTime.UtcNow < deadline);
         }
         var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}"));
-        Assert.True((RunStatus.Succeeded, 1, 1) == (run.Status, run.ItemsSucceeded, run.ItemsFailed), page);
+        Assert.True((RunStatus.CompletedWithFailures, 1, 1) == (run.Status, run.ItemsSucceeded, run.ItemsFailed), page);
+        // The page says what happened and why, not "Succeeded".
+        Assert.Contains("id=\"run-status\">(Completed with failures)", page);
+        Assert.Contains("1 of 2 items failed; the latest reason: problem", Row(page, "run-error", "</p>"));
         Assert.Contains("id=\"failed-items-count\">1</a>", page);
         var failed = Row(page, "failed-items", "</table>");
         Assert.Contains($"problem {garbledId}</td>", failed);

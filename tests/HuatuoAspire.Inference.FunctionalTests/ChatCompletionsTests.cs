@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
 namespace HuatuoAspire.Inference.FunctionalTests;
@@ -171,6 +172,20 @@ public sealed class ChatCompletionsTests : IDisposable
         Assert.StartsWith("hash-chain test model", models["data"]![0]!["owned_by"]!.GetValue<string>());
         var health = await server.Http.GetAsync("/health/inference");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task TheDefaultAliasReachesWhateverModelIsServedAfterASwitch()
+    {
+        // The pipeline's default endpoint asks for "default"; an admin then serves a checkpoint under another name.
+        await using var server = await InferenceServer.StartAsync(_folders.Create("m"), modelId: "default");
+        using var switched = await server.Http.PostAsJsonAsync("/admin/inference/model", new { path = _folders.Create("trained", "From the trained one."), model_id = "sft-7" });
+        Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
+
+        var asked = new Dictionary<string, object?>((Dictionary<string, object?>)Chat("q", maxTokens: 50)) { ["model"] = "default" };
+        var (status, reply) = await server.PostChatAsync(asked);
+        Assert.True(status == 200, reply.ToJsonString());
+        Assert.Equal(("sft-7", "From the trained one."), (reply["model"]!.GetValue<string>(), reply["choices"]![0]!["message"]!["content"]!.GetValue<string>()));
     }
 
     public void Dispose() => _folders.Dispose();

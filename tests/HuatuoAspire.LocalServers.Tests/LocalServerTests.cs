@@ -67,6 +67,20 @@ public sealed class LocalServerTests : IDisposable
     }
 
     [Fact]
+    public async Task AzuriteKeepsNoDebugLogOfItsRequests()
+    {
+        var dataDir = Path.Combine(_root, "azurite-quiet");
+        await using (var server = await AzuriteServer.StartAsync(dataDir))
+        {
+            var container = new BlobContainerClient(server.ConnectionString, "huatuo");
+            await container.CreateIfNotExistsAsync();
+            await container.GetBlobClient("secret.txt").UploadAsync(BinaryData.FromString("a request body"));
+        }
+        Assert.False(File.Exists(Path.Combine(dataDir, "debug.log")));
+        Assert.DoesNotContain(Directory.GetFiles(dataDir, "*.log"), f => File.ReadAllText(f).Contains("a request body", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AzuriteStopsWhenDisposed()
     {
         var server = await AzuriteServer.StartAsync(Path.Combine(_root, "azurite-stop"));

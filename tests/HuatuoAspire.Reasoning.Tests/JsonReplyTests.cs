@@ -62,6 +62,13 @@ public sealed class LlmConfigurationTests
     }
 
     [Fact]
+    public void TheDefaultEndpointSendsTheInferenceServicesKeyWhenOneIsSet()
+    {
+        var endpoints = LlmConfiguration.ReadEndpoints(Configuration(("services:inference:http:0", "http://localhost:5123/"), ("Inference:ApiKey", "sk-own")));
+        Assert.Equal("sk-own", endpoints[LlmConfiguration.DefaultEndpointName].ApiKey);
+    }
+
+    [Fact]
     public void NamedEndpointsAreRead()
     {
         var endpoints = LlmConfiguration.ReadEndpoints(Configuration(

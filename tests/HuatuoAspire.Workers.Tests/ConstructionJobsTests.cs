@@ -30,7 +30,7 @@ public sealed class ConstructionJobsTests(PostgresFixture fixture)
         }));
     }
 
-    private static async Task SeedQuestionsAsync(IDbContextFactory<HuatuoDbContext> dbs, params string[] questions)
+    internal static async Task SeedQuestionsAsync(IDbContextFactory<HuatuoDbContext> dbs, params string[] questions)
     {
         await using var db = await dbs.CreateDbContextAsync();
         var dataset = new Dataset { Name = $"mcq-{Guid.NewGuid():N}" };
@@ -78,11 +78,13 @@ public sealed class ConstructionJobsTests(PostgresFixture fixture)
         Assert.Contains("fewer than the minimum", problems[2].StageExchanges.Single().RawAnswer);
 
         var run = await db.PipelineRuns.SingleAsync(r => r.Id == runId);
-        Assert.Equal((RunStatus.Succeeded, 3, 1, 2), (run.Status, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
+        // A filter's rejection is the item's outcome, not a failure.
+        Assert.Equal((RunStatus.Succeeded, 3, 3, 0), (run.Status, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
 
         // A second run finds nothing left to construct; the accepted problem goes on to search.
         var again = await jobs.StartRunAsync(new ConstructionRunParameters());
-        Assert.Equal(RunStatus.Succeeded, (await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == again)).Status);
+        var nothing = await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == again);
+        Assert.Equal((RunStatus.NothingToDo, "No exam question without a problem: import questions first."), (nothing.Status, nothing.Error));
         Assert.Equal(3, client.Jobs.Count);
     }
 }

@@ -88,7 +88,7 @@ public sealed class SearchJobsTests(PostgresFixture fixture)
 
         await using var db = await dbs.CreateDbContextAsync();
         var run = await db.PipelineRuns.SingleAsync(r => r.Id == runId);
-        Assert.Equal((RunStatus.Succeeded, 3, 3, 2, 1), (run.Status, run.ItemsTotal, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
+        Assert.Equal((RunStatus.CompletedWithFailures, 3, 3, 2, 1), (run.Status, run.ItemsTotal, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
         var statuses = await db.VerifiableProblems.OrderBy(p => p.Id).Select(p => p.Status).ToListAsync();
         Assert.Equal([ProblemStatus.Solved, ProblemStatus.Unsolved, ProblemStatus.Solved], statuses);
 
@@ -178,7 +178,7 @@ public sealed class SearchJobsTests(PostgresFixture fixture)
 
         await using var db = await dbs.CreateDbContextAsync();
         var run = await db.PipelineRuns.SingleAsync(r => r.Id == runId);
-        Assert.Equal((RunStatus.Succeeded, 1, 0, 1), (run.Status, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
+        Assert.Equal((RunStatus.Failed, 1, 0, 1), (run.Status, run.ItemsDone, run.ItemsSucceeded, run.ItemsFailed));
         Assert.Equal(ProblemStatus.Accepted, (await db.VerifiableProblems.SingleAsync(p => p.Id == ids[0])).Status);
         Assert.Equal(0, await db.ReasoningTrajectories.CountAsync());
     }

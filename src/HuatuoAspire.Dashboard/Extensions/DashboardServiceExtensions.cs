@@ -29,6 +29,7 @@ public static class DashboardServiceExtensions
     {
         app.UseAntiforgery();
         app.MapRazorComponents<App>();
+        app.MapAdminSignOut();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "HuatuoAspire jobs",

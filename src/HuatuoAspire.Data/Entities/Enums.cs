@@ -32,6 +32,19 @@ public enum TrajectoryStatus { Searching, Succeeded, Failed, Imported }
 
 public enum PipelineRunKind { Construction, Search, Evaluation }
 
-public enum RunStatus { Queued, Running, Succeeded, Failed, Cancelled }
+public enum RunStatus
+{
+    Queued,
+    Running,
+    /// <summary>Every item succeeded.</summary>
+    Succeeded,
+    /// <summary>Finished; some items succeeded and some failed (pipeline runs).</summary>
+    CompletedWithFailures,
+    /// <summary>Nothing succeeded: every item failed, or the run itself could not go on.</summary>
+    Failed,
+    Cancelled,
+    /// <summary>The run found no items to work on (the reason is in Error).</summary>
+    NothingToDo,
+}
 
 public enum TrainingRunKind { Sft, Ppo }

@@ -1,4 +1,5 @@
 using Hangfire;
+using Hangfire.Common;
 using Hangfire.PostgreSql;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,12 @@ public static class JobStorage
     {
         if (builder.Services.Any(s => s.ServiceType == typeof(JobStorageMarker))) return builder;
         builder.Services.AddSingleton<JobStorageMarker>();
+
+        // Hangfire's filters plus this process's own, registered before AddHangfire (which only adds its default when
+        // none is there) so that the server, the clients and the dashboard of this host all apply them.
+        builder.Services.AddSingleton<PipelineRunItemStateFilter>();
+        builder.Services.AddSingleton<IJobFilterProvider>(sp => new JobFilterProviderCollection(
+            JobFilterProviders.Providers, new JobFilterCollection { sp.GetRequiredService<PipelineRunItemStateFilter>() }));
 
         builder.Services.AddHangfire((sp, config) =>
         {

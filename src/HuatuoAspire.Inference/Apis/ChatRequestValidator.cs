@@ -130,10 +130,23 @@ public static class ChatRequestValidator
     private static InferenceRequestException Unsupported(string param, string message) =>
         new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, "unsupported");
 
+    // JSON may escape a lone surrogate (\ud800), which is no text at all: a 400 naming the field, not a 500.
+    private static string StringOf(JsonElement element, string param)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw InferenceRequestException.InvalidParameter(param, $"{param} is not valid text: {e.Message}");
+        }
+    }
+
     private static string ContentText(JsonElement? content, int index)
     {
         if (content is not { } c || c.ValueKind == JsonValueKind.Null) return "";
-        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind == JsonValueKind.String) return StringOf(c, $"messages[{index}].content");
         if (c.ValueKind != JsonValueKind.Array)
             throw InferenceRequestException.InvalidParameter($"messages[{index}].content", $"messages[{index}].content must be a string or an array of content parts.");
         var text = new StringBuilder();

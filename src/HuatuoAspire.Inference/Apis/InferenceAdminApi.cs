@@ -39,6 +39,8 @@ public static class InferenceAdminApi
         string path;
         if (body!.BlobPrefix is { } prefix && !string.IsNullOrWhiteSpace(prefix))
         {
+            if (prefix.Trim('/').Length == 0 || prefix.Split('/').Any(part => part is "." or ".."))
+                return Error(InferenceRequestException.InvalidParameter("blob_prefix", $"'{prefix}' is not a checkpoint's blob prefix (e.g. training/run-3/final)."));
             try
             {
                 path = await CheckpointDownloader.DownloadAsync(services, options.Value, prefix.Trim('/'), ct);

@@ -78,7 +78,10 @@ public sealed class GenerationJob
     /// </summary>
     public void PrepareFor(ServedModel model)
     {
-        if (!string.Equals(Request.RequestedModel, model.Id, StringComparison.Ordinal))
+        // "default" names whatever is served: the pipeline's default endpoint keeps working after an admin switches
+        // the served checkpoint (served under its own id).
+        if (!string.Equals(Request.RequestedModel, model.Id, StringComparison.Ordinal)
+            && !string.Equals(Request.RequestedModel, ServedModel.DefaultAlias, StringComparison.Ordinal))
         {
             throw InferenceRequestException.ModelNotFound(Request.RequestedModel, model.Id);
         }

@@ -9,6 +9,9 @@ namespace HuatuoAspire.Inference.Serving;
 public sealed class ServedModel(string id, string ownedBy, string source, HfTokenizer tokenizer, IBatchDecoder decoder, int contextLength)
     : IDisposable
 {
+    /// <summary>The model id every request may use for the model served now, whatever its own id.</summary>
+    public const string DefaultAlias = "default";
+
     public string Id { get; } = id;
 
     /// <summary>Shown as <c>owned_by</c> in /v1/models: says where the weights came from (a folder, the built-in default).</summary>

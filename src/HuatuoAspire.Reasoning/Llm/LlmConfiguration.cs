@@ -47,7 +47,8 @@ public static class LlmConfiguration
             Name = name,
             BaseUrl = uri,
             Model = section["Model"] ?? (name.Equals(DefaultEndpointName, StringComparison.OrdinalIgnoreCase) ? "default" : ""),
-            ApiKey = section["ApiKey"],
+            // The project's own inference service: its /v1 key (Inference:ApiKey) when one is set.
+            ApiKey = section["ApiKey"] ?? (name.Equals(DefaultEndpointName, StringComparison.OrdinalIgnoreCase) ? root["Inference:ApiKey"] : null),
             Kind = ParseKind(section["Kind"], Where("Kind")),
             MaxConcurrency = Number(section, "MaxConcurrency", 8, Where),
             TimeoutSeconds = Number(section, "TimeoutSeconds", 300.0, Where),

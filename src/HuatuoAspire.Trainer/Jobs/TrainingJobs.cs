@@ -36,8 +36,13 @@ public sealed class TrainingJobs(
     private static readonly Counter<long> StepCounter = Meter.CreateCounter<long>("huatuo.training.steps");
     private static readonly Histogram<double> RunFigures = Meter.CreateHistogram<double>("huatuo.training.run_figure");
 
-    public string WorkDirectory(long runId) => Path.Combine(
-        configuration["Trainer:WorkDirectory"] ?? Path.Combine(Path.GetTempPath(), "huatuo-training"), $"run-{runId}");
+    // Without Trainer:WorkDirectory (huatuo up sets one under its data folder): a folder only this process knows and
+    // only this user can read (0700), never a shared, predictable /tmp path another instance or user could fill.
+    private static readonly Lazy<string> PrivateWorkRoot = new(() => Directory.CreateTempSubdirectory("huatuo-training-").FullName);
+
+    private TrainingRunManifest? _manifest;
+
+    public string WorkDirectory(long runId) => Path.Combine(configuration["Trainer:WorkDirectory"] ?? PrivateWorkRoot.Value, $"run-{runId}");
 
     public static string BlobPrefix(long runId) => $"training/run-{runId}";
 
@@ -55,9 +60,11 @@ public sealed class TrainingJobs(
             run.Status = RunStatus.Running;
             run.StartedAt ??= DateTime.UtcNow;
             await db.SaveChangesAsync(hangfireToken);
+            _manifest = await TrainingRunManifest.ForRunAsync(db, run, hangfireToken);
         }
         var config = JsonSerializer.Deserialize<TrainingRunConfig>(run.Config, TrainingRunConfig.Json)!;
         var work = WorkDirectory(runId);
+        PrepareWorkFolder(work, _manifest);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(hangfireToken);
         try
         {
@@ -239,8 +246,25 @@ public sealed class TrainingJobs(
         }
     }
 
+    /// <summary>
+    /// The run's work folder, holding only what this run wrote: a folder another run left there (another database's
+    /// run with the same id, or one without a manifest) is removed, never resumed from.
+    /// </summary>
+    private void PrepareWorkFolder(string work, TrainingRunManifest manifest)
+    {
+        if (Directory.Exists(work) && !manifest.Marks(work))
+        {
+            logger.LogWarning("Training run {RunId}: {Folder} belongs to another run; its contents are removed, not resumed", manifest.RunId, work);
+            Directory.Delete(work, recursive: true);
+        }
+        Directory.CreateDirectory(work);
+        manifest.WriteTo(work);
+    }
+
     private async Task UploadCheckpointAsync(long runId, string folder, int step, string name, CancellationToken ct)
     {
+        // Every uploaded folder names its run: blob prefixes repeat across databases that share a storage account.
+        _manifest?.WriteTo(folder);
         var prefix = $"{BlobPrefix(runId)}/{name}";
         var blobs = await artifacts.UploadFolderAsync(folder, prefix, ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -264,12 +288,21 @@ public sealed class TrainingJobs(
         Directory.CreateDirectory(work);
         if (TrainingCheckpoint.Latest(work, stage) is { } local) return local.NextStep;
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var newest = await db.Checkpoints.Where(c => c.TrainingRunId == runId && c.BlobName.Contains("/checkpoint-"))
-            .OrderByDescending(c => c.Step).FirstOrDefaultAsync(ct);
-        if (newest is null) return 0;
-        await artifacts.DownloadFolderAsync(newest.BlobName, TrainingCheckpoint.Folder(work, newest.Step), ct);
-        logger.LogInformation("Training run {RunId}: restored checkpoint {Step} from blob storage", runId, newest.Step);
-        return newest.Step;
+        var uploaded = await db.Checkpoints.Where(c => c.TrainingRunId == runId && c.BlobName.Contains("/checkpoint-"))
+            .OrderByDescending(c => c.Step).ToListAsync(ct);
+        foreach (var checkpoint in uploaded)
+        {
+            var folder = TrainingCheckpoint.Folder(work, checkpoint.Step);
+            await artifacts.DownloadFolderAsync(checkpoint.BlobName, folder, ct);
+            if (_manifest!.Marks(folder))
+            {
+                logger.LogInformation("Training run {RunId}: restored checkpoint {Step} from blob storage", runId, checkpoint.Step);
+                return checkpoint.Step;
+            }
+            logger.LogWarning("Training run {RunId}: blob checkpoint {Blob} belongs to another run; not resumed", runId, checkpoint.BlobName);
+            Directory.Delete(folder, recursive: true);
+        }
+        return 0;
     }
 
     private async Task DropMetricsAfterAsync(long runId, int step, CancellationToken ct)

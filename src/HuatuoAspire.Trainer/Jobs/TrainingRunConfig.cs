@@ -109,6 +109,7 @@ public sealed record TrainingRunConfig
             else CheckFile("data", Data, problems);
             if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0) problems.Add("batch_size must be a positive multiple of micro_batch_size.");
             if (MaxSeqLen < 8) problems.Add("max_seq_len must be >= 8.");
+            if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the steps), got {WarmupRatio}.");
         }
         if (Epochs is < 1) problems.Add("epochs must be >= 1.");
         if (LearningRate is <= 0 || LearningRate is double.NaN) problems.Add("learning_rate must be > 0.");

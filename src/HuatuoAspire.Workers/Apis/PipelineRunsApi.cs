@@ -45,6 +45,7 @@ public static class PipelineRunsApi
             if (parameters.Verifier is not ("llm" or "rule")) throw new ArgumentException($"verifier must be llm or rule, got '{parameters.Verifier}'");
             if (parameters.Verifier == "llm") llms.Get(parameters.JudgeEndpoint ?? parameters.Endpoint);
             new Reasoning.Search.SearchOptions { MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts }.Validate();
+            if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });
 
     private static Task<Results<Accepted<RunStarted>, ProblemHttpResult>> StartConstructionAsync(ConstructionRunParameters parameters, ConstructionJobs jobs, LlmEndpointRegistry llms, CancellationToken ct) =>
@@ -52,6 +53,7 @@ public static class PipelineRunsApi
         {
             llms.Get(parameters.Endpoint);
             foreach (var name in parameters.DifficultyEndpoints) llms.Get(name);
+            if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });
 
     /// <summary>Checks the parameters before anything is written, so a typo in an endpoint name is a 400, not a run of failures.</summary>

@@ -56,7 +56,8 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
         var questions = db.ExamQuestions.Where(q => !db.VerifiableProblems.Any(p => p.ExamQuestionId == q.Id));
         if (parameters.DatasetId is { } datasetId) questions = questions.Where(q => q.DatasetId == datasetId);
         var ids = await questions.OrderBy(q => q.Id).Select(q => q.Id).Take(parameters.Limit ?? int.MaxValue).ToListAsync(ct);
-        var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Construction, parameters.ToJson(), ids, ct);
+        var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Construction, parameters.ToJson(), ids,
+            parameters.DatasetId is { } dataset ? $"Dataset {dataset} has no exam question without a problem." : "No exam question without a problem: import questions first.", ct);
         foreach (var id in ids)
             jobs.Enqueue<ConstructionJobs>(Data.Jobs.JobStorage.Queues.Construction, j => j.ConstructQuestionAsync(run.Id, id, null, CancellationToken.None));
         logger.LogInformation("Construction run {RunId}: {Count} questions enqueued", run.Id, ids.Count);
@@ -66,6 +67,8 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
     [AutomaticRetry(Attempts = JobRetries, DelaysInSeconds = [15, 60, 300], OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task ConstructQuestionAsync(long runId, long examQuestionId, PerformContext? context, CancellationToken ct)
     {
+        // Failed for good or deleted once and counted then (PipelineRunItemStateFilter): requeued by hand, it is not counted twice.
+        if (context?.GetJobParameter<bool>(Data.Jobs.PipelineRunItemJob.CountedParameter) == true) return;
         PipelineRun? run;
         ExamQuestion? question;
         await using (var db = await dbs.CreateDbContextAsync(ct))
@@ -76,7 +79,7 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
             var existing = await db.VerifiableProblems.Where(p => p.ExamQuestionId == examQuestionId).Select(p => (ProblemStatus?)p.Status).FirstOrDefaultAsync(ct);
             if (question is null)
             {
-                await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, ct); // deleted since the run started
+                await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, ct, $"question {examQuestionId}: deleted since the run started");
                 return;
             }
             // Only a repeated delivery of this run's item finds a problem (runs of one kind never overlap): it was counted.
@@ -101,7 +104,7 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
         catch (LlmCallException exception) when ((context?.GetJobParameter<int>("RetryCount") ?? JobRetries) >= JobRetries)
         {
             await using var db = await dbs.CreateDbContextAsync(CancellationToken.None);
-            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, CancellationToken.None);
+            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, CancellationToken.None, $"question {examQuestionId}: {exception.Message}");
             logger.LogWarning(exception, "Construction run {RunId}: question {QuestionId} failed permanently", runId, examQuestionId);
             return;
         }
@@ -123,7 +126,9 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
                     await transaction.RollbackAsync(ct);
                     return;
                 }
-                await PipelineRunProgress.ItemFinishedAsync(db, runId, result.Status == ConstructionStatus.Accepted, ct);
+                // A filter's rejection is an outcome of the item; only unusable LLM output is a failure.
+                var failed = result.Status == ConstructionStatus.Failed;
+                await PipelineRunProgress.ItemFinishedAsync(db, runId, !failed, ct, failed ? $"question {examQuestionId}: {result.RejectReason}" : null);
                 await transaction.CommitAsync(ct);
             });
         }

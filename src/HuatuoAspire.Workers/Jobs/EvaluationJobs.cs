@@ -39,6 +39,8 @@ public sealed record EvaluationRunParameters
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(BenchmarkBlob) == DatasetId is null) problems.Add("give exactly one of benchmarkBlob (a benchmark file in blob storage) or datasetId.");
+        if (BenchmarkBlob is { } blob && (blob.StartsWith('/') || blob.Split('/').Any(part => part is "" or "." or "..")))
+            problems.Add($"benchmarkBlob '{blob}' is not a blob name (no leading '/', empty, '.' or '..' segments).");
         if (Url is not null && (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             problems.Add($"url '{Url}' is not an absolute http(s) URL.");
         if (Concurrency is < 1 or > 256) problems.Add($"concurrency must be 1..256, got {Concurrency}.");
@@ -117,7 +119,7 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
         await using (var db = await dbs.CreateDbContextAsync(ct))
         {
             run = await db.PipelineRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId && r.Kind == PipelineRunKind.Evaluation, ct);
-            if (run is null || run.CancellationRequested || run.Status is RunStatus.Cancelled or RunStatus.Succeeded) return;
+            if (run is null || run.CancellationRequested || run.Status is RunStatus.Cancelled or RunStatus.Succeeded or RunStatus.CompletedWithFailures) return;
             // Conditional: a cancel that lands between the read and this update wins.
             var claimed = await db.PipelineRuns.Where(r => r.Id == runId && !r.CancellationRequested).ExecuteUpdateAsync(set => set
                 .SetProperty(r => r.Status, RunStatus.Running).SetProperty(r => r.StartedAt, r => r.StartedAt ?? DateTime.UtcNow), ct);
@@ -165,8 +167,7 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
         await using (var db = await dbs.CreateDbContextAsync(CancellationToken.None))
         {
             await DatabaseResultSink.UpdateParentCountsAsync(db, runId, CancellationToken.None);
-            await db.PipelineRuns.Where(r => r.Id == runId && r.Status == RunStatus.Running)
-                .ExecuteUpdateAsync(set => set.SetProperty(r => r.Status, RunStatus.Succeeded).SetProperty(r => r.FinishedAt, DateTime.UtcNow));
+            await PipelineRunProgress.CloseAsync(db, runId, CancellationToken.None);
         }
         logger.LogInformation("Evaluation run {RunId} finished: {Count} questions", runId, questions.Count);
     }

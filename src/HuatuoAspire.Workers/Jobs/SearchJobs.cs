@@ -33,7 +33,8 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
         var problems = db.VerifiableProblems.Where(p => p.Status == ProblemStatus.Accepted);
         if (parameters.DatasetId is { } datasetId) problems = problems.Where(p => p.DatasetId == datasetId);
         var ids = await problems.OrderBy(p => p.Id).Select(p => p.Id).Take(parameters.Limit ?? int.MaxValue).ToListAsync(ct);
-        var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Search, parameters.ToJson(), ids, ct);
+        var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Search, parameters.ToJson(), ids,
+            parameters.DatasetId is { } dataset ? $"Dataset {dataset} has no Accepted problem to search." : "No Accepted problem to search: run a construction first.", ct);
         foreach (var id in ids)
             jobs.Enqueue<SearchJobs>(Data.Jobs.JobStorage.Queues.Search, j => j.SearchProblemAsync(run.Id, id, null, CancellationToken.None));
         logger.LogInformation("Search run {RunId}: {Count} problems enqueued", run.Id, ids.Count);
@@ -50,6 +51,8 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
     [AutomaticRetry(Attempts = JobRetries, DelaysInSeconds = [15, 60, 300], OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task SearchProblemAsync(long runId, long problemId, PerformContext? context, CancellationToken ct)
     {
+        // Failed for good or deleted once and counted then (PipelineRunItemStateFilter): requeued by hand, it is not counted twice.
+        if (context?.GetJobParameter<bool>(Data.Jobs.PipelineRunItemJob.CountedParameter) == true) return;
         PipelineRun? run;
         await using (var db = await dbs.CreateDbContextAsync(ct))
         {
@@ -94,7 +97,7 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
             // Out of Hangfire retries as well: the item counts as failed; the problem stays Accepted for a later run.
             await ReleaseAsync(problemId);
             await using var db = await dbs.CreateDbContextAsync(CancellationToken.None);
-            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, CancellationToken.None);
+            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded: false, CancellationToken.None, $"problem {problemId}: {exception.Message}");
             logger.LogWarning(exception, "Search run {RunId}: problem {ProblemId} failed permanently", runId, problemId);
             return;
         }
@@ -137,7 +140,8 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
             await db.VerifiableProblems.Where(p => p.Id == problemId).ExecuteUpdateAsync(set => set
                 .SetProperty(p => p.Status, succeeded ? ProblemStatus.Solved : ProblemStatus.Unsolved)
                 .SetProperty(p => p.UpdatedAt, DateTime.UtcNow), ct);
-            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded, ct);
+            await PipelineRunProgress.ItemFinishedAsync(db, runId, succeeded, ct,
+                succeeded ? null : $"problem {problemId}: no usable reasoning path after {result.Steps.Select(s => s.Attempt).DefaultIfEmpty(0).Max()} attempt(s)");
             await transaction.CommitAsync(ct);
         });
     }
