@@ -36,8 +36,10 @@ public sealed class LoadMemoryTests(ITestOutputHelper output)
         var peak = ResidentMemory.Peak() - before;
         output.WriteLine($"resident after the load: {(ResidentMemory.Current() - before) / 1048576.0:F1} MiB");
         output.WriteLine($"{dtype}{(sharded ? ", sharded" : "")}: peak resident growth {peak / 1048576.0:F1} MiB for {model.WeightBytes / 1048576.0:F1} MiB of weights ({(double)peak / model.WeightBytes:F2}×)");
-        // A conversion's staging (4 MiB read + 4 MiB widened) is a constant, not a share of the model: allowed on top.
-        Assert.True(peak <= 1.2 * model.WeightBytes + (8 << 20), $"peak growth {peak} B for {model.WeightBytes} B of weights");
+        // A conversion's staging (4 MiB read, 4 MiB widened, int8's blocks of that piece) is a constant, not a share of
+        // the model, and the allocator may keep a freed piece: 16 MiB is allowed on top. A load that copied every weight
+        // once more (2×) still fails here.
+        Assert.True(peak <= 1.2 * model.WeightBytes + (16 << 20), $"peak growth {peak} B for {model.WeightBytes} B of weights");
     }
 
     private static readonly Lazy<(string Single, string Sharded)> SmallFolder = new(() =>
