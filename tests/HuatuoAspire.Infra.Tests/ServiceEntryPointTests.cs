@@ -12,7 +12,8 @@ namespace HuatuoAspire.Infra.Tests;
 public sealed class DeployedEnvironmentFixture : IAsyncLifetime
 {
     public const string ModelPrefix = "models/tiny";
-    public string Folder { get; } = Directory.CreateTempSubdirectory("huatuo-infra-entry-").FullName;
+    // Not CreateTempSubdirectory: its folder is private to its owner, and PostgreSQL runs as the postgres user.
+    public string Folder { get; } = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"huatuo-infra-entry-{Guid.NewGuid():N}")).FullName;
     public string DataShare => Path.Combine(Folder, "share");
     public LocalInfrastructure Infrastructure { get; private set; } = null!;
     public IReadOnlyDictionary<string, string> Secrets { get; private set; } = null!;
@@ -26,6 +27,20 @@ public sealed class DeployedEnvironmentFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Infrastructure = await LocalInfrastructure.StartAsync(Folder, "huatuodb", null, null);
+        try
+        {
+            await PrepareAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose start failed: stop the servers here.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task PrepareAsync()
+    {
         Secrets = new Dictionary<string, string>
         {
             ["huatuodb"] = Infrastructure.DatabaseConnectionString,
