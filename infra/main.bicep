@@ -343,7 +343,15 @@ var probes = [
   { type: 'Readiness', httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 }
 ]
 
-var dataVolume = [ { name: 'data', storageType: 'AzureFile', storageName: dataStorage.name } ]
+// The .NET container images run as the non-root user app (UID 1654): the share is mounted as that user.
+var dataVolume = [
+  {
+    name: 'data'
+    storageType: 'AzureFile'
+    storageName: dataStorage.name
+    mountOptions: 'uid=1654,gid=1654,dir_mode=0750,file_mode=0640,mfsymlinks'
+  }
+]
 var dataMount = [ { volumeName: 'data', mountPath: '/data' } ]
 
 // Migrations: `huatuo migrate` runs as an init container of every app that uses the database, so no revision of
