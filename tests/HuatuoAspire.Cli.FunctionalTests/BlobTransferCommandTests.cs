@@ -95,17 +95,33 @@ public sealed class BlobTransferCommandTests : IAsyncLifetime
     {
         var data = Path.Combine(_folder, "sft.jsonl");
         await File.WriteAllTextAsync(data, "{\"Question\":\"q\",\"Complex_CoT\":\"c\",\"Response\":\"r\"}\n");
-        var (code, output) = await Run("upload", "data", "--from", data, "--to", "blob:data/sft.jsonl");
+        var (code, output) = await Run("upload", "data", "--from", data, "--to", "blob:data/sft.jsonl", "--kind", "sft");
         Assert.True(code == 0, output);
         var copy = Path.Combine(_folder, "copy.jsonl");
         var stored = await _store.DownloadFileAsync("data/sft.jsonl", copy);
         Assert.Equal(Sha256(data), stored.Sha256);
         Assert.Equal(await File.ReadAllTextAsync(data), await File.ReadAllTextAsync(copy));
 
-        Assert.Equal(2, (await Run("upload", "data", "--from", data, "--to", "blob:data/sft.jsonl")).ExitCode);
-        var (missing, message) = await Run("upload", "data", "--from", Path.Combine(_folder, "absent.jsonl"), "--to", "blob:data/absent.jsonl");
+        Assert.Equal(2, (await Run("upload", "data", "--from", data, "--to", "blob:data/sft.jsonl", "--kind", "sft")).ExitCode);
+        var (missing, message) = await Run("upload", "data", "--from", Path.Combine(_folder, "absent.jsonl"), "--to", "blob:data/absent.jsonl", "--kind", "sft");
         Assert.Equal(2, missing);
         Assert.Contains("does not exist", message);
+    }
+
+    [Fact]
+    public async Task ADataFileTheTrainerCouldNotReadIsRefusedBeforeUpload()
+    {
+        var data = Path.Combine(_folder, "ppo.jsonl");
+        await File.WriteAllTextAsync(data, "{\"Open-ended Verifiable Question\":\"q\",\"Ground-True Answer\":\"a\"}\n{\"Question\":\"q2\"}\n");
+        var (code, output) = await Run("upload", "data", "--from", data, "--to", "blob:data/ppo.jsonl", "--kind", "ppo");
+        Assert.Equal(2, code);
+        Assert.Contains("Ground-True Answer", output);
+        // The same file is not SFT data either.
+        Assert.Equal(2, (await Run("upload", "data", "--from", data, "--to", "blob:data/ppo.jsonl", "--kind", "sft")).ExitCode);
+        Assert.Empty(await List(null));
+
+        await File.WriteAllTextAsync(data, "{\"Open-ended Verifiable Question\":\"q\",\"Ground-True Answer\":\"a\"}\n");
+        Assert.Equal(0, (await Run("upload", "data", "--from", data, "--to", "blob:data/ppo.jsonl", "--kind", "ppo")).ExitCode);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Azure;
 using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Training.Data;
 using Spectre.Console;
 
 namespace HuatuoAspire.Cli.Commands;
@@ -52,14 +53,18 @@ public static class UploadCommands
     {
         var from = new Option<FileInfo>("--from") { Description = "An SFT or PPO data file (JSON or JSONL).", Required = true };
         var to = new Option<string>("--to") { Description = "blob:NAME, e.g. blob:data/medical-o1-sft.jsonl.", Required = true };
+        var kind = new Option<string>("--kind") { Description = "sft (Question, Complex_CoT, Response) or ppo (Open-ended Verifiable Question, Ground-True Answer): every record is checked before uploading.", Required = true };
+        kind.AcceptOnlyFromAmong("sft", "ppo");
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the blob when it exists." };
-        var command = new Command("data", "Upload a training data file as one blob.") { from, to, overwrite, BlobConnection.Option };
+        var command = new Command("data", "Upload a training data file as one blob.") { from, to, kind, overwrite, BlobConnection.Option };
         command.SetAction((parse, ct) => RunAsync(async () =>
         {
             var file = parse.GetValue(from)!;
             var target = BlobReference.Parse(parse.GetValue(to)!);
             if (!file.Exists) throw new InvalidOperationException($"--from {file.FullName} does not exist or is not a file.");
             if (file.Length == 0) throw new InvalidOperationException($"{file.FullName} is empty.");
+            // The trainer reads the file only when the run starts, on a GPU: a record it cannot read fails here instead.
+            _ = parse.GetValue(kind) == "ppo" ? TrainingDataFile.ReadPpo(file.FullName).Count : TrainingDataFile.ReadSft(file.FullName).Count;
 
             var store = BlobConnection.OpenStore(parse);
             var existing = await ExistingAsync(store, target.Name, ct);
@@ -100,7 +105,7 @@ public static class UploadCommands
             await body();
             return 0;
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or RequestFailedException or AggregateException or IOException or InvalidDataException)
+        catch (Exception e) when (e is InvalidOperationException or TrainingDataException or FormatException or RequestFailedException or AggregateException or IOException or InvalidDataException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 2;
