@@ -1,8 +1,9 @@
 // HuatuoAspire on Azure Container Apps: the same topology as HuatuoAspire.AppHost, for teams that deploy.
-// PostgreSQL Flexible Server (database huatuodb), a storage account (blob container huatuo), one Container Apps
-// environment with a serverless GPU workload profile for the trainer and the inference service, and a job that
-// applies the database migrations (`huatuo migrate`) before the services use the database.
-// Images are built with `dotnet publish -t:PublishContainer` (see README, "Deploy to Azure Container Apps").
+// A virtual network holding the Container Apps environment and PostgreSQL Flexible Server (private, no firewall rule),
+// a storage account (blob container huatuo, file share data), a user-assigned identity that pulls the images and reads
+// the Key Vault secrets, and the services: workers and the dashboard on CPU, the trainer and the inference service on
+// a serverless GPU profile that costs nothing while they have scaled to zero.
+// Images: scripts/publish-images.sh. Steps: README, "Deploy to Azure Container Apps".
 
 targetScope = 'resourceGroup'
 
@@ -13,59 +14,203 @@ param name string = 'huatuo'
 
 param location string = resourceGroup().location
 
-@description('Container registry login server holding the images, e.g. myregistry.azurecr.io.')
-param registryServer string
+@description('Azure Container Registry (in this resource group) holding the images pushed by scripts/publish-images.sh.')
+param registryName string
 
-@description('Image tag of every service image.')
-param imageTag string = 'latest'
+@description('Image tag of every service image (scripts/publish-images.sh tags with the commit).')
+param imageTag string
 
-@secure()
-@description('PostgreSQL administrator password.')
-param postgresAdminPassword string
+@description('Key Vault (in this resource group, RBAC authorization, enabled for template deployment) holding the secrets postgres-password and admin-password, and the LLM key when one is named.')
+param keyVaultName string
 
-@secure()
-@description('Password for admin actions in the dashboard and the APIs (Admin__Password).')
-param adminPassword string
+// External LLM for construction, search and the judge (the AppHost's llm-url, llm-model, llm-kind, llm-key).
 
-@description('GPU workload profile for training and inference (serverless GPU).')
+@description('Base URL of an OpenAI-compatible or Azure OpenAI endpoint; empty: the project\'s own inference service.')
+param llmUrl string = ''
+
+@description('Model, or Azure OpenAI deployment name, at llmUrl.')
+param llmModel string = ''
+
+@allowed([ 'openai-compatible', 'openai', 'azure-openai' ])
+param llmKind string = 'openai-compatible'
+
+@description('Name of the Key Vault secret holding the endpoint\'s API key; empty for an endpoint without a key.')
+param llmApiKeySecretName string = 'llm-api-key'
+
+@description('Requests each replica sends to the LLM at once (Llm__Endpoints__external__MaxConcurrency); the total is this times the worker replicas.')
+param llmMaxConcurrency int = 8
+
+// The model the inference service serves.
+
+@description('Blob prefix (in container huatuo) of the Hugging Face model folder to serve, e.g. models/huatuogpt-o1-8b or training/run-3/final; empty: the built-in tiny model.')
+param inferenceModelBlobPrefix string = ''
+
+@description('The name clients send as "model"; default: the last segment of the blob prefix.')
+param inferenceModelId string = empty(inferenceModelBlobPrefix) ? '' : last(split(inferenceModelBlobPrefix, '/'))
+
+@description('Inference replicas kept running; 0 lets the GPU go when no request has come for a while (the first request then waits for a cold start).')
+@minValue(0)
+param inferenceMinReplicas int = 0
+
+@minValue(1)
+param inferenceMaxReplicas int = 1
+
+@description('Concurrent requests per inference replica before another is started (about twice Inference:MaxBatchSize).')
+param inferenceConcurrentRequests int = 16
+
+// Workers
+
+@minValue(0)
+param workersMinReplicas int = 1
+
+@minValue(1)
+param workersMaxReplicas int = 8
+
+@description('Hangfire jobs (queued or running) per worker replica on any of its queues before another replica is started.')
+param workerJobsPerReplica int = 16
+
+@description('Hangfire workers per worker replica (Workers__Parallelism): LLM-bound jobs mostly wait on the network.')
+param workersParallelism int = 8
+
+@description('Seconds before a job whose process died is handed out again (Jobs__InvisibilityTimeoutSeconds).')
+param jobsInvisibilityTimeoutSeconds int = 300
+
+// GPU
+
+@description('Serverless GPU workload profile for training and inference.')
+@allowed([ 'Consumption-GPU-NC24-A100', 'Consumption-GPU-NC8as-T4' ])
 param gpuProfileType string = 'Consumption-GPU-NC24-A100'
 
+@description('vCPUs of the trainer and inference containers (NC24-A100: 24 per replica, NC8as-T4: 8), less the init container\'s 0.5.')
+param gpuContainerCpu string = '23.5'
+
+@description('Memory of the trainer and inference containers (NC24-A100: 220Gi per replica, NC8as-T4: 56Gi), less the init container\'s 1Gi.')
+param gpuContainerMemory string = '219Gi'
+
+// PostgreSQL
+
+param postgresSkuName string = 'Standard_D2ds_v5'
+param postgresSkuTier string = 'GeneralPurpose'
+
 var suffix = uniqueString(resourceGroup().id)
+var cliImage = '${registry.properties.loginServer}/huatuo-cli:${imageTag}'
+var externalLlm = !empty(llmUrl)
+var llmHasKey = externalLlm && !empty(llmApiKeySecretName)
+var servesBlobModel = !empty(inferenceModelBlobPrefix)
+var postgresAdmin = 'huatuo'
 
-// Infrastructure
+// Built-in role definitions.
+var roles = {
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+}
 
-resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: '${name}-logs-${suffix}'
+// Identity: one user-assigned identity pulls the images, reads the Key Vault secrets and may use blob storage.
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-id-${suffix}'
   location: location
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: registryName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource acrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: registry
+  name: guid(registry.id, identity.id, roles.acrPull)
   properties: {
-    sku: { name: 'PerGB2018' }
-    retentionInDays: 30
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
   }
 }
 
-resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
-  name: '${name}-pg-${suffix}'
-  location: location
-  sku: { name: 'Standard_D2ds_v5', tier: 'GeneralPurpose' }
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsUser)
   properties: {
-    version: '16'
-    administratorLogin: 'huatuo'
-    administratorLoginPassword: postgresAdminPassword
-    storage: { storageSizeGB: 64 }
-    backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' }
-    highAvailability: { mode: 'Disabled' }
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
   }
 }
 
-resource huatuodb 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
-  parent: postgres
-  name: 'huatuodb'
+// The services read blob storage through ConnectionStrings__blobs (a key-bearing connection string kept in Key
+// Vault); the role lets the same identity reach it with Entra ID once the data layer takes a credential.
+resource blobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, roles.storageBlobDataContributor)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+  }
 }
 
-resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
-  parent: postgres
-  name: 'allow-azure-services'
-  properties: { startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }
+// Network: the environment and PostgreSQL share one virtual network; PostgreSQL has no public endpoint.
+
+resource network 'Microsoft.Network/virtualNetworks@2024-01-01' = {
+  name: '${name}-vnet-${suffix}'
+  location: location
+  properties: {
+    addressSpace: { addressPrefixes: [ '10.40.0.0/16' ] }
+    subnets: [
+      {
+        name: 'apps'
+        properties: {
+          addressPrefix: '10.40.0.0/23'
+          delegations: [ { name: 'apps', properties: { serviceName: 'Microsoft.App/environments' } } ]
+        }
+      }
+      {
+        name: 'postgres'
+        properties: {
+          addressPrefix: '10.40.2.0/24'
+          delegations: [ { name: 'postgres', properties: { serviceName: 'Microsoft.DBforPostgreSQL/flexibleServers' } } ]
+        }
+      }
+    ]
+  }
+}
+
+resource postgresDns 'Microsoft.Network/privateDnsZones@2020-06-01' = {
+  name: '${name}-${suffix}.private.postgres.database.azure.com'
+  location: 'global'
+}
+
+resource postgresDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = {
+  parent: postgresDns
+  name: network.name
+  location: 'global'
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: { id: network.id }
+  }
+}
+
+// Data
+
+module database 'modules/database.bicep' = {
+  name: 'database'
+  // The zone's link must exist before the server registers its name in the zone.
+  dependsOn: [ postgresDnsLink ]
+  params: {
+    name: '${name}-pg-${suffix}'
+    location: location
+    administratorLogin: postgresAdmin
+    administratorPassword: vault.getSecret('postgres-password')
+    delegatedSubnetId: '${network.id}/subnets/postgres'
+    privateDnsZoneId: postgresDns.id
+    keyVaultName: vault.name
+    skuName: postgresSkuName
+    skuTier: postgresSkuTier
+  }
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -84,9 +229,41 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   name: 'default'
 }
 
-resource checkpoints 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource artifacts 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: 'huatuo'
+}
+
+resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Model folders and training work folders outgrow a replica's ephemeral storage (8 GiB at most): an 8B model in bf16
+// is 16 GB. They live on this share, mounted at /data by the trainer and the inference service.
+resource dataShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  parent: fileService
+  name: 'data'
+  properties: { shareQuota: 1024 }
+}
+
+resource blobsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'blobs-connection'
+  properties: {
+    value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
+  }
+}
+
+// The Container Apps environment
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${name}-logs-${suffix}'
+  location: location
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
 }
 
 resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
@@ -100,6 +277,10 @@ resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
         sharedKey: logs.listKeys().primarySharedKey
       }
     }
+    vnetConfiguration: {
+      infrastructureSubnetId: '${network.id}/subnets/apps'
+      internal: false
+    }
     workloadProfiles: [
       { name: 'Consumption', workloadProfileType: 'Consumption' }
       { name: 'gpu', workloadProfileType: gpuProfileType }
@@ -107,38 +288,107 @@ resource containerEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
   }
 }
 
-// Connections, named exactly as the AppHost injects them.
+resource dataStorage 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
+  parent: containerEnv
+  name: 'data'
+  properties: {
+    azureFile: {
+      accountName: storage.name
+      accountKey: storage.listKeys().keys[0].value
+      shareName: dataShare.name
+      accessMode: 'ReadWrite'
+    }
+  }
+}
 
-var databaseConnection = 'Host=${postgres.properties.fullyQualifiedDomainName};Database=huatuodb;Username=huatuo;Password=${postgresAdminPassword};SSL Mode=Require'
-var blobConnection = 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
+// Secrets: every one a Key Vault reference read with the identity; the apps' definitions hold no secret values.
 
-var secrets = [
-  { name: 'huatuodb', value: databaseConnection }
-  { name: 'blobs', value: blobConnection }
-  { name: 'admin-password', value: adminPassword }
-]
+var secretUrl = '${vault.properties.vaultUri}secrets/'
+var databaseSecret = { name: 'huatuodb', keyVaultUrl: '${secretUrl}${database.outputs.connectionSecretName}', identity: identity.id }
+var blobsSecretRef = { name: 'blobs', keyVaultUrl: '${secretUrl}${blobsSecret.name}', identity: identity.id }
+var adminSecret = { name: 'admin-password', keyVaultUrl: '${secretUrl}admin-password', identity: identity.id }
+// The KEDA postgresql scaler signs in with the password alone (its host and user are metadata).
+var postgresSecret = { name: 'postgres-password', keyVaultUrl: '${secretUrl}postgres-password', identity: identity.id }
+var llmSecret = llmHasKey ? [ { name: 'llm-api-key', keyVaultUrl: '${secretUrl}${llmApiKeySecretName}', identity: identity.id } ] : []
 
-var commonEnv = [
+var registries = [ { server: registry.properties.loginServer, identity: identity.id } ]
+var userAssigned = {
+  type: 'UserAssigned'
+  userAssignedIdentities: { '${identity.id}': {} }
+}
+
+// Configuration, named exactly as the AppHost injects it and the services read it.
+
+var databaseEnv = [
   { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' }
-  { name: 'ConnectionStrings__blobs', secretRef: 'blobs' }
-  { name: 'Admin__Password', secretRef: 'admin-password' }
-  // Container Apps resolve an app's name to its internal ingress inside the environment.
-  { name: 'services__inference__http__0', value: 'http://inference' }
-  // The dashboard's admin forms call the workers' and the trainer's APIs.
-  { name: 'services__workers__http__0', value: 'http://workers' }
-  { name: 'services__trainer__http__0', value: 'http://trainer' }
+  { name: 'Jobs__InvisibilityTimeoutSeconds', value: string(jobsInvisibilityTimeoutSeconds) }
 ]
+var blobsEnv = [ { name: 'ConnectionStrings__blobs', secretRef: 'blobs' } ]
+var adminEnv = [ { name: 'Admin__Password', secretRef: 'admin-password' } ]
+// Container Apps resolve an app's name to its internal ingress inside the environment.
+var inferenceEnv = [ { name: 'services__inference__http__0', value: 'http://inference' } ]
+var llmEnv = externalLlm
+  ? [
+      { name: 'Llm__Endpoints__external__BaseUrl', value: llmUrl }
+      { name: 'Llm__Endpoints__external__Model', value: llmModel }
+      { name: 'Llm__Endpoints__external__Kind', value: llmKind }
+      { name: 'Llm__Endpoints__external__MaxConcurrency', value: string(llmMaxConcurrency) }
+      { name: 'Llm__DefaultEndpoint', value: 'external' }
+      ...(llmHasKey ? [ { name: 'Llm__Endpoints__external__ApiKey', secretRef: 'llm-api-key' } ] : [])
+    ]
+  : []
 
 var probes = [
   { type: 'Liveness', httpGet: { path: '/alive', port: 8080 }, periodSeconds: 10 }
   { type: 'Readiness', httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 }
 ]
 
-// Migrations run to completion before the services start using the database: one place applies them.
+// The .NET container images run as the non-root user app (UID 1654): the share is mounted as that user.
+var dataVolume = [
+  {
+    name: 'data'
+    storageType: 'AzureFile'
+    storageName: dataStorage.name
+    mountOptions: 'uid=1654,gid=1654,dir_mode=0750,file_mode=0640,mfsymlinks'
+  }
+]
+var dataMount = [ { volumeName: 'data', mountPath: '/data' } ]
 
+// Migrations: `huatuo migrate` runs as an init container of every app that uses the database, so no revision of
+// them starts on a schema behind its code, whoever rolls it out (this template, `az containerapp update`, a scale-out).
+// Chosen over a deployment script that starts the migrations job: that needs a container instance, a storage account
+// with key access and a role to start jobs, and orders only deployments made by this template. Concurrent replicas
+// are safe: EF Core takes a database-wide migration lock, and a migrated database makes the command a quick no-op.
+var migrateInit = [
+  {
+    name: 'migrate'
+    image: cliImage
+    args: [ 'migrate' ]
+    env: [ { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' } ]
+    resources: { cpu: json('0.5'), memory: '1Gi' }
+  }
+]
+
+// Hangfire keeps a queued job in hangfire.jobqueue until it finishes; a running job has fetchedat set (and renewed
+// while its worker lives). Counting every row of a queue, fetched or not, keeps a replica while its job runs: counting
+// only `fetchedat IS NULL` would scale the trainer to zero in the middle of a training run. The KEDA postgresql scaler
+// signs in with the password alone; host, user and database are metadata.
+var queueScaler = {
+  host: database.outputs.host
+  port: '5432'
+  userName: postgresAdmin
+  dbName: 'huatuodb'
+  sslmode: 'require'
+}
+var queueScalerAuth = [ { secretRef: 'postgres-password', triggerParameter: 'password' } ]
+
+// A manual job for running `huatuo migrate` by hand (`az containerapp job start -n migrations`), e.g. before
+// scaling the apps back up after a restore.
 resource migrations 'Microsoft.App/jobs@2024-03-01' = {
   name: 'migrations'
   location: location
+  identity: userAssigned
+  dependsOn: [ acrPull, secretsUser ]
   properties: {
     environmentId: containerEnv.id
     workloadProfileName: 'Consumption'
@@ -147,15 +397,16 @@ resource migrations 'Microsoft.App/jobs@2024-03-01' = {
       replicaTimeout: 1800
       replicaRetryLimit: 2
       manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
-      secrets: secrets
+      registries: registries
+      secrets: [ databaseSecret ]
     }
     template: {
       containers: [
         {
           name: 'migrations'
-          image: '${registryServer}/huatuo-cli:${imageTag}'
+          image: cliImage
           args: [ 'migrate' ]
-          env: commonEnv
+          env: [ { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' } ]
           resources: { cpu: json('0.5'), memory: '1Gi' }
         }
       ]
@@ -168,24 +419,58 @@ resource migrations 'Microsoft.App/jobs@2024-03-01' = {
 resource inference 'Microsoft.App/containerApps@2024-03-01' = {
   name: 'inference'
   location: location
+  identity: userAssigned
+  dependsOn: [ acrPull, secretsUser ]
   properties: {
     environmentId: containerEnv.id
     workloadProfileName: 'gpu'
     configuration: {
       ingress: { external: false, targetPort: 8080, transport: 'http' }
-      secrets: secrets
+      registries: registries
+      secrets: [ blobsSecretRef, adminSecret ]
     }
     template: {
+      // The served model comes from blob storage, verified against the SHA-256 the artifact store recorded, onto the
+      // share; a replica that finds the same blobs already there skips the download.
+      initContainers: servesBlobModel
+        ? [
+            {
+              name: 'fetch-model'
+              image: cliImage
+              args: [ 'download', 'model', '--from', 'blob:${inferenceModelBlobPrefix}', '--to', '/data/models/served/${inferenceModelId}' ]
+              env: blobsEnv
+              volumeMounts: dataMount
+              resources: { cpu: json('0.5'), memory: '1Gi' }
+            }
+          ]
+        : []
       containers: [
         {
           name: 'inference'
-          image: '${registryServer}/huatuo-inference:${imageTag}'
-          env: commonEnv
+          image: '${registry.properties.loginServer}/huatuo-inference:${imageTag}'
+          env: [
+            ...blobsEnv
+            ...adminEnv
+            { name: 'Inference__DefaultModelDir', value: '/data/models/default' }
+            { name: 'Inference__CheckpointCacheDir', value: '/data/models/checkpoints' }
+            ...(servesBlobModel
+              ? [
+                  { name: 'Inference__ModelPath', value: '/data/models/served/${inferenceModelId}' }
+                  { name: 'Inference__ModelId', value: inferenceModelId }
+                ]
+              : [])
+          ]
           probes: probes
-          resources: { cpu: json('24'), memory: '220Gi' }
+          volumeMounts: dataMount
+          resources: { cpu: json(gpuContainerCpu), memory: gpuContainerMemory }
         }
       ]
-      scale: { minReplicas: 1, maxReplicas: 1 }
+      volumes: dataVolume
+      scale: {
+        minReplicas: inferenceMinReplicas
+        maxReplicas: inferenceMaxReplicas
+        rules: [ { name: 'http', http: { metadata: { concurrentRequests: string(inferenceConcurrentRequests) } } } ]
+      }
     }
   }
 }
@@ -193,25 +478,82 @@ resource inference 'Microsoft.App/containerApps@2024-03-01' = {
 resource workers 'Microsoft.App/containerApps@2024-03-01' = {
   name: 'workers'
   location: location
+  identity: userAssigned
+  dependsOn: [ acrPull, secretsUser ]
   properties: {
     environmentId: containerEnv.id
     workloadProfileName: 'Consumption'
     configuration: {
       ingress: { external: false, targetPort: 8080, transport: 'http' }
-      secrets: secrets
+      registries: registries
+      secrets: [ databaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
     }
     template: {
+      initContainers: migrateInit
       containers: [
         {
           name: 'workers'
-          image: '${registryServer}/huatuo-workers:${imageTag}'
-          env: commonEnv
+          image: '${registry.properties.loginServer}/huatuo-workers:${imageTag}'
+          env: [
+            ...databaseEnv
+            ...blobsEnv
+            ...adminEnv
+            ...inferenceEnv
+            ...llmEnv
+            { name: 'Workers__Parallelism', value: string(workersParallelism) }
+          ]
           probes: probes
           resources: { cpu: json('1'), memory: '2Gi' }
         }
       ]
-      // More worker processes on the same database share the construction and search queues.
-      scale: { minReplicas: 1, maxReplicas: 8 }
+      // Replicas on one PostgreSQL share the construction, search and evaluation queues (Hangfire's multi-server model).
+      scale: {
+        minReplicas: workersMinReplicas
+        maxReplicas: workersMaxReplicas
+        rules: [
+          {
+            name: 'queue-construction'
+            custom: {
+              type: 'postgresql'
+              metadata: {
+                ...queueScaler
+                query: 'SELECT COUNT(*) FROM hangfire.jobqueue WHERE queue = \'construction\''
+                targetQueryValue: string(workerJobsPerReplica)
+                activationTargetQueryValue: '0'
+              }
+              auth: queueScalerAuth
+            }
+          }
+          {
+            name: 'queue-search'
+            custom: {
+              type: 'postgresql'
+              metadata: {
+                ...queueScaler
+                query: 'SELECT COUNT(*) FROM hangfire.jobqueue WHERE queue = \'search\''
+                targetQueryValue: string(workerJobsPerReplica)
+                activationTargetQueryValue: '0'
+              }
+              auth: queueScalerAuth
+            }
+          }
+          {
+            name: 'queue-evaluation'
+            custom: {
+              type: 'postgresql'
+              metadata: {
+                ...queueScaler
+                query: 'SELECT COUNT(*) FROM hangfire.jobqueue WHERE queue = \'evaluation\''
+                targetQueryValue: string(workerJobsPerReplica)
+                activationTargetQueryValue: '0'
+              }
+              auth: queueScalerAuth
+            }
+          }
+          // The run APIs: a start or cancel wakes a worker scaled to zero.
+          { name: 'http', http: { metadata: { concurrentRequests: '20' } } }
+        ]
+      }
     }
   }
 }
@@ -219,25 +561,59 @@ resource workers 'Microsoft.App/containerApps@2024-03-01' = {
 resource trainer 'Microsoft.App/containerApps@2024-03-01' = {
   name: 'trainer'
   location: location
+  identity: userAssigned
+  dependsOn: [ acrPull, secretsUser ]
   properties: {
     environmentId: containerEnv.id
     workloadProfileName: 'gpu'
     configuration: {
       ingress: { external: false, targetPort: 8080, transport: 'http' }
-      secrets: secrets
+      registries: registries
+      secrets: [ databaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
     }
     template: {
+      initContainers: migrateInit
       containers: [
         {
           name: 'trainer'
-          image: '${registryServer}/huatuo-trainer:${imageTag}'
-          env: commonEnv
+          image: '${registry.properties.loginServer}/huatuo-trainer:${imageTag}'
+          env: [
+            ...databaseEnv
+            ...blobsEnv
+            ...adminEnv
+            // PPO with `verifier: llm` asks the judge.
+            ...inferenceEnv
+            ...llmEnv
+            { name: 'Trainer__WorkDirectory', value: '/data/training' }
+          ]
           probes: probes
-          resources: { cpu: json('24'), memory: '220Gi' }
+          volumeMounts: dataMount
+          resources: { cpu: json(gpuContainerCpu), memory: gpuContainerMemory }
         }
       ]
-      // One training job at a time: the trainer alone serves the training queue.
-      scale: { minReplicas: 1, maxReplicas: 1 }
+      volumes: dataVolume
+      // No GPU while idle: zero replicas until a training job is queued (or the training API is called), one while a
+      // job is queued or running (the trainer serves the training queue alone, one job at a time).
+      scale: {
+        minReplicas: 0
+        maxReplicas: 1
+        rules: [
+          {
+            name: 'queue-training'
+            custom: {
+              type: 'postgresql'
+              metadata: {
+                ...queueScaler
+                query: 'SELECT COUNT(*) FROM hangfire.jobqueue WHERE queue = \'training\''
+                targetQueryValue: '1'
+                activationTargetQueryValue: '0'
+              }
+              auth: queueScalerAuth
+            }
+          }
+          { name: 'http', http: { metadata: { concurrentRequests: '10' } } }
+        ]
+      }
     }
   }
 }
@@ -247,27 +623,52 @@ resource trainer 'Microsoft.App/containerApps@2024-03-01' = {
 resource dashboard 'Microsoft.App/containerApps@2024-03-01' = {
   name: 'dashboard'
   location: location
+  identity: userAssigned
+  dependsOn: [ acrPull, secretsUser ]
   properties: {
     environmentId: containerEnv.id
     workloadProfileName: 'Consumption'
     configuration: {
-      ingress: { external: true, targetPort: 8080, transport: 'http' }
-      secrets: secrets
+      ingress: {
+        external: true
+        targetPort: 8080
+        transport: 'http'
+        // The sign-in cookie and the forms' antiforgery tokens are protected with keys of the replica that issued
+        // them: a browser stays on one replica.
+        stickySessions: { affinity: 'sticky' }
+      }
+      registries: registries
+      secrets: [ databaseSecret, blobsSecretRef, adminSecret ]
     }
     template: {
+      initContainers: migrateInit
       containers: [
         {
           name: 'dashboard'
-          image: '${registryServer}/huatuo-dashboard:${imageTag}'
-          env: commonEnv
+          image: '${registry.properties.loginServer}/huatuo-dashboard:${imageTag}'
+          env: [
+            ...databaseEnv
+            ...blobsEnv
+            ...adminEnv
+            // The admin forms call the services' own APIs.
+            ...inferenceEnv
+            { name: 'services__workers__http__0', value: 'http://workers' }
+            { name: 'services__trainer__http__0', value: 'http://trainer' }
+          ]
           probes: probes
           resources: { cpu: json('0.5'), memory: '1Gi' }
         }
       ]
-      scale: { minReplicas: 1, maxReplicas: 2 }
+      scale: {
+        minReplicas: 1
+        maxReplicas: 2
+        rules: [ { name: 'http', http: { metadata: { concurrentRequests: '50' } } } ]
+      }
     }
   }
 }
 
 output dashboardUrl string = 'https://${dashboard.properties.configuration.ingress.fqdn}'
+output storageAccount string = storage.name
+output identityClientId string = identity.properties.clientId
 output migrationsJob string = migrations.name

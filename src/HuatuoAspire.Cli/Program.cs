@@ -21,6 +21,8 @@ public static class Program
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(UploadCommands.Create());
+        root.Subcommands.Add(DownloadCommands.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(ModelCommands.Create());
