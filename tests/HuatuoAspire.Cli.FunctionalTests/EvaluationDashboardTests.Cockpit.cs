@@ -13,6 +13,7 @@ using HuatuoAspire.ScriptedLlm;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Radzen;
+using Rect = Radzen.Blazor.Rendering.Rect;
 
 namespace HuatuoAspire.Cli.FunctionalTests;
 
@@ -40,6 +41,8 @@ public sealed partial class EvaluationDashboardTests
         browser.JSInterop.Mode = JSRuntimeMode.Loose;
         browser.Services.AddRadzenComponents();
         browser.Services.AddSingleton(host.App.Services.GetRequiredService<TrainingMetricsReader>());
+        // The chart measures its box in the browser's script; here it gets a box of its own.
+        browser.JSInterop.Setup<Rect>("Radzen.createChart", _ => true).SetResult(new Rect { Width = 800, Height = 300 });
         var charts = browser.Render<LiveTrainingCharts>(p => p.Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(250)));
         var first = LossPoints(charts);
 
