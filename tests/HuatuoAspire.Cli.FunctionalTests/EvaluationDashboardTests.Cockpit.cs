@@ -72,6 +72,7 @@ public sealed partial class EvaluationDashboardTests
         Assert.Contains("<th>batch_size</th><td>2</td>", configuration);
         Assert.DoesNotContain("kl_coef", configuration);
         Assert.DoesNotContain("lora_alpha", configuration);
+        Assert.DoesNotContain("IsPpo", configuration);
         // The chart library's script and styles are served by the host itself.
         foreach (var asset in new[] { "_framework/blazor.web.js", "_content/Radzen.Blazor/Radzen.Blazor.js", "_content/Radzen.Blazor/css/default-base.css" })
         {

@@ -9,7 +9,7 @@ public sealed class TrainingConfigFieldsTests
     private const string Stored = """
         {"kind":"sft","name":"n","model":"/m","policy":null,"value":null,"data":"/d.jsonl","dataset":null,"verifier":"rule","epochs":2,
          "learning_rate":0.001,"seed":42,"save_every":50,"lora_rank":0,"lora_alpha":16,"lora_dropout":0.05,"lora_targets":null,
-         "batch_size":2,"micro_batch_size":1,"max_seq_len":128,"warmup_ratio":0.03,"value_learning_rate":null,"kl_coef":0.03,"gamma":1,
+         "batch_size":2,"micro_batch_size":1,"max_seq_len":128,"warmup_ratio":0.03,"IsPpo":false,"StartModel":"/m","value_learning_rate":null,"kl_coef":0.03,"gamma":1,
          "lambda":0.95,"clip_range":0.2,"value_clip_range":0.2,"ppo_epochs":4,"rollout_batch_size":16,"samples_per_prompt":1,
          "value_warmup_iterations":0,"mini_batch_size":4,"temperature":0.5,"response_length":1024}
         """;

@@ -19,6 +19,9 @@ public static class TrainingConfigFields
 
     private static readonly HashSet<string> LoraDetails = ["lora_alpha", "lora_dropout", "lora_targets"];
 
+    // Derived from the fields (the stored record serializes its computed properties too).
+    private static readonly HashSet<string> Derived = ["IsPpo", "StartModel"];
+
     /// <summary>The fields worth showing, in the stored order; null values are left out. Not JSON: the text as one field.</summary>
     public static IReadOnlyList<(string Name, string Value)> Of(TrainingRunKind kind, string config)
     {
@@ -37,7 +40,7 @@ public static class TrainingConfigFields
             var other = kind == TrainingRunKind.Sft ? PpoOnly : SftOnly;
             var lora = json.RootElement.TryGetProperty("lora_rank", out var rank) && rank.TryGetInt32(out var r) && r > 0;
             return json.RootElement.EnumerateObject()
-                .Where(p => p.Value.ValueKind != JsonValueKind.Null && !other.Contains(p.Name) && (lora || !LoraDetails.Contains(p.Name)))
+                .Where(p => p.Value.ValueKind != JsonValueKind.Null && !other.Contains(p.Name) && !Derived.Contains(p.Name) && (lora || !LoraDetails.Contains(p.Name)))
                 .Where(p => lora || p.Name != "lora_rank")
                 .Select(p => (p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText()))
                 .ToList();
