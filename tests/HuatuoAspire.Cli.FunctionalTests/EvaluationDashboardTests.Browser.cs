@@ -75,6 +75,35 @@ public sealed partial class EvaluationDashboardTests
         Assert.Equal(RunStatus.Succeeded, (await db.TrainingRuns.SingleAsync(r => r.Id == id)).Status);
     }
 
+    [Fact]
+    public async Task InABrowserTheChatStreamsTheServedModelsAnswerWithItsTokenCountsAndLatency()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: run scripts/prerequisites.sh --tests");
+        await using var host = await StartAsync();
+        var (status, body) = await HostHealth.WaitForHealthyAsync(host.Browser, "/health/inference", TimeSpan.FromMinutes(2));
+        Assert.True(status == System.Net.HttpStatusCode.OK, $"/health/inference: {status} {body}");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true });
+        var page = await browser.NewPageAsync(new() { BaseURL = host.Browser.BaseAddress!.ToString() });
+        await page.GotoAsync("/chat");
+        await page.Locator("#chat[data-interactive=yes]").WaitForAsync(new() { Timeout = 60_000 });
+        await page.EvaluateAsync("() => { window.sameDocument = true; }");
+        Assert.Equal("default", await page.Locator("#chat-model").TextContentAsync());
+        await page.GetByLabel("Message").FillAsync("Which drug clears the dormant liver stage of vivax malaria?");
+        await page.GetByLabel("Max tokens").FillAsync("16");
+        await page.GetByLabel("Temperature").FillAsync("0");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
+
+        var figures = page.Locator("#turn-1 .figures");
+        await page.WaitForFunctionAsync("() => document.querySelector('#turn-1 .figures')?.textContent.includes('done in')", null, new() { Timeout = 120_000 });
+        Assert.Matches(@"\d+ prompt tokens, \d+ completion tokens; first token after [\d,]+ ms", await figures.TextContentAsync());
+        Assert.Equal(0, await page.Locator("#turn-1 .error").CountAsync());
+        Assert.True(await page.EvaluateAsync<bool>("() => window.sameDocument === true"), "the page was reloaded");
+        Directory.CreateDirectory(ScreenshotFolder);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotFolder, "chat.png"), FullPage = true });
+    }
+
     /// <summary>The loss points the page says its chart holds (0 before the first).</summary>
     private static async Task<int> LossPointsAsync(IPage page) =>
         await page.EvaluateAsync<int>("""() => { const e = document.querySelector('#points-loss'); const m = e && e.textContent.match(/loss: (\d+) points/); return m ? Number(m[1]) : 0; }""");

@@ -93,8 +93,10 @@ public sealed partial class EvaluationDashboardTests
         using var browser = new BunitContext();
         browser.JSInterop.Mode = JSRuntimeMode.Loose;
         browser.Services.AddSingleton(host.App.Services.GetRequiredService<ServedModelClient>());
+        browser.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
         var chat = browser.Render<ChatPlayground>();
         chat.WaitForAssertion(() => Assert.Equal("default", chat.Find("#chat-model").TextContent), TimeSpan.FromMinutes(1));
+        Assert.Equal("yes", chat.Find("#chat").GetAttribute("data-interactive"));
         chat.Find("#chat-prompt").Change("Which drug clears the dormant liver stage of vivax malaria?");
         chat.Find("#chat-max-tokens").Change("12");
         chat.Find("#chat-temperature").Change("0");
