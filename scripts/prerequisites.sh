@@ -39,3 +39,9 @@ npm_ci "$root/tools/azurite"
 # Its optional GPU/other-OS builds are skipped (hundreds of MB, and the registry mirror lacks some, which makes `npm ci`
 # reject the lock file), so this is `npm install` from the lock without saving, and its postinstall download is off.
 if $want_tests; then NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm_ci "$root/tests/npm" install --omit=optional --no-save; fi
+# The dashboard's end-to-end tests drive Debian's Chromium through Playwright (the browser build Playwright would
+# download is not reachable here).
+if $want_tests && [[ ! -x /usr/bin/chromium ]]; then
+  echo "prerequisites: installing Chromium (Debian package) for the Playwright tests"
+  apt_install chromium
+fi

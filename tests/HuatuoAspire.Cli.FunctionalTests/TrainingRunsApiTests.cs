@@ -62,7 +62,7 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
         Assert.Contains($"href=\"/training/{id}\"", await client.GetStringAsync("/training"));
         var page = await client.GetStringAsync($"/training/{id}");
         Assert.Contains("id=\"chart-loss\"", page);
-        Assert.Contains("<polyline", page);
+        Assert.Contains("id=\"points-loss\">loss: ", page);
         Assert.Contains($"training/run-{id}/checkpoint-2", page);
         Assert.Contains("No such training run.", await client.GetStringAsync("/training/999999999"));
 

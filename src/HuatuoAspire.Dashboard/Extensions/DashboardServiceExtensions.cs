@@ -3,12 +3,13 @@ using Hangfire.Dashboard;
 using HuatuoAspire.Dashboard.Components;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Jobs;
+using Radzen;
 
 namespace HuatuoAspire.Dashboard;
 
 /// <summary>
 /// The dashboard as two composable halves: its own Program and the all-in-one host (<c>huatuo up</c>) both call
-/// these. Pages are rendered on the server (static SSR); Hangfire's dashboard is mounted at <c>/hangfire</c> behind
+/// these. Pages are rendered on the server (static SSR; the live parts interactively over the circuit); Hangfire's dashboard is mounted at <c>/hangfire</c> behind
 /// the admin policy.
 /// </summary>
 public static class DashboardServiceExtensions
@@ -19,16 +20,24 @@ public static class DashboardServiceExtensions
         builder.AddHuatuoData();
         builder.AddHuatuoJobStorage();
         builder.Services.AddHealthChecks().AddDbContextCheck<HuatuoDbContext>("dashboard-database", tags: [ServiceNames.Dashboard]);
-        builder.Services.AddRazorComponents();
+        // Static SSR for the pages; interactive server rendering for the live parts (training curves, chat).
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddRadzenComponents();
+        // Radzen's styles and script are static web assets of its package: served from the build output's manifest
+        // in any environment (a published app has them in wwwroot instead, where the manifest is absent).
+        if (builder is WebApplicationBuilder web) web.WebHost.UseStaticWebAssets();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddSingleton<Services.ServiceApis>();
+        builder.Services.AddSingleton<Services.TrainingMetricsReader>();
+        builder.Services.AddSingleton<Services.ServedModelClient>();
         return builder;
     }
 
     public static WebApplication MapDashboard(this WebApplication app)
     {
+        app.UseStaticFiles();
         app.UseAntiforgery();
-        app.MapRazorComponents<App>();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapAdminSignOut();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
