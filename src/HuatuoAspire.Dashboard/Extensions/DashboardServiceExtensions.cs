@@ -37,7 +37,9 @@ public static class DashboardServiceExtensions
     {
         app.UseStaticFiles();
         app.UseAntiforgery();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // The service defaults send one Content-Security-Policy (frame-ancestors 'none'); Blazor's own second one
+        // ("frame-ancestors 'self'") would only loosen it, so it is off.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         app.MapAdminSignOut();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
