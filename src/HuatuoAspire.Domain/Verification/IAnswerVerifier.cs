@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 /// <summary>Judges whether a model's answer agrees with a reference answer. Shared by the search and the PPO reward.</summary>
 public interface IAnswerVerifier

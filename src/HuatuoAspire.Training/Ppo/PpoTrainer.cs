@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain.Reward;
 using HuatuoAspire.Domain;
 using System.Diagnostics;
 using HuatuoAspire.Model;
@@ -8,8 +9,8 @@ using HuatuoAspire.Training.Optimization;
 using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
+using TorchSharp.Modules;
 
 namespace HuatuoAspire.Training.Ppo;
 
