@@ -37,7 +37,7 @@ public static class TrainingRunsApi
         {
             Kind = request.IsPpo ? TrainingRunKind.Ppo : TrainingRunKind.Sft,
             Name = request.Name ?? $"{request.Kind} {ShortName(request.StartModel)} on {ShortName(request.Dataset ?? request.Data!)}",
-            Config = JsonSerializer.Serialize(request, TrainingRunConfig.Json),
+            Config = JsonSerializer.Serialize(request.WithStageOptionsWrittenOut(), TrainingRunConfig.Json),
             Status = RunStatus.Queued,
         };
         db.TrainingRuns.Add(run);
