@@ -1,10 +1,6 @@
 using HuatuoAspire.Domain.Verification;
-using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Domain.Reward;
-
-/// <summary>A scored response: the reward, whether the format held and whether the verifier accepted it.</summary>
-public sealed record RewardResult(double Reward, bool WellFormed, bool Correct, string Reason);
 
 /// <summary>
 /// The paper's reward: 0 unless the response has exactly one <c>## Thinking</c> and exactly one
