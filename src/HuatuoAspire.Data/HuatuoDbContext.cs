@@ -1,6 +1,7 @@
 using System.Text.Json;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Data.Text;
+using HuatuoAspire.Domain.Search;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -115,7 +116,14 @@ public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) :
         {
             e.HasOne(s => s.Attempt).WithMany(a => a.Steps).HasForeignKey(s => s.AttemptId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(s => new { s.AttemptId, s.StepIndex }).IsUnique();
-            e.OwnsMany(s => s.ParsedSteps, b => b.ToJson());
+            e.OwnsMany(s => s.ParsedSteps, b =>
+            {
+                b.ToJson();
+                // Pinned: the Domain record's System.Text.Json names (action, title, content) are for LLM replies.
+                b.Property(c => c.Action).HasJsonPropertyName("Action");
+                b.Property(c => c.Title).HasJsonPropertyName("Title");
+                b.Property(c => c.Content).HasJsonPropertyName("Content");
+            });
         });
 
         modelBuilder.Entity<PipelineRun>(e =>

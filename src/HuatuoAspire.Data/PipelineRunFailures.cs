@@ -1,4 +1,5 @@
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Search;
 using Microsoft.EntityFrameworkCore;
 
 namespace HuatuoAspire.Data;

@@ -8,6 +8,7 @@ using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
 using HuatuoAspire.Trainer.Jobs;
+using HuatuoAspire.Training.Ppo;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -88,8 +89,11 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             new JsonObject { ["Question"] = $"Dose {i} mg/kg for 10 kg?", ["Ground-True Answer"] = $"{10 * i} mg" }.ToJsonString()));
         var config = new TrainingRunConfig
         {
-            Kind = "ppo", Policy = host.TinyModel(seed: 7), Data = data, RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 2,
-            ResponseLength = 6, SaveEvery = 1, LearningRate = 1e-3, Seed = 11,
+            Kind = "ppo", Policy = host.TinyModel(seed: 7), Data = data,
+            Ppo = new PpoOptions
+            {
+                RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 2, MaxNewTokens = 6, SaveEvery = 1, LearningRate = 1e-3, ValueLearningRate = 1e-3, Seed = 11,
+            },
         };
         var jobs = host.App.Services.GetRequiredService<TrainingJobs>();
 

@@ -1,4 +1,5 @@
 using HuatuoAspire.Cli.Hosting;
+using HuatuoAspire.Domain.Search;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model.Tests.StructuredOutput;
 using HuatuoAspire.Reasoning.Construction;
@@ -75,7 +76,7 @@ public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fix
             Assert.NotEmpty(result.Steps);
             foreach (var step in result.Steps.Where(s => s.Kind != SearchStepKind.FinalResponse))
             {
-                var schema = step.Kind == SearchStepKind.Reformat ? SearchPrompts.ReformatSchema : CotStep.Schema;
+                var schema = step.Kind == SearchStepKind.Reformat ? SearchPrompts.ReformatSchema : CotStepSchema.Format;
                 replies.AddRange(step.RawOutputs.Select(r => ($"search {step.Kind}", schema.Schema, r)));
             }
             // Usage comes back from the service: the prompt's tokens and the generated ones.

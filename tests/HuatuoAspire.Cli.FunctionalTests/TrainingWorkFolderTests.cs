@@ -4,6 +4,7 @@ using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Trainer.Jobs;
+using HuatuoAspire.Training.Sft;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -69,7 +70,8 @@ public sealed class TrainingWorkFolderTests(InfrastructureFixture fixture)
         await using var db = await app.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync();
         var config = new TrainingRunConfig
         {
-            Model = model, Data = data, Epochs = 1, BatchSize = 2, MicroBatchSize = 1, MaxSeqLen = 64, SaveEvery = 1, LearningRate = 1e-3, Seed = seed,
+            Model = model, Data = data,
+            Sft = new SftOptions { Epochs = 1, BatchSize = 2, MicroBatchSize = 1, MaxSeqLen = 64, SaveEvery = 1, LearningRate = 1e-3, Seed = seed },
         };
         var run = new TrainingRun { Kind = TrainingRunKind.Sft, Name = $"work folder {seed}", Status = RunStatus.Queued, Config = JsonSerializer.Serialize(config, TrainingRunConfig.Json) };
         db.TrainingRuns.Add(run);

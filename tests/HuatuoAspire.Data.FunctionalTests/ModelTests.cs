@@ -1,4 +1,5 @@
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Search;
 using Microsoft.EntityFrameworkCore;
 
 namespace HuatuoAspire.Data.FunctionalTests;
@@ -44,12 +45,12 @@ public sealed class ModelTests(InfrastructureFixture infra)
                             new SearchStep
                             {
                                 StepIndex = 0, Strategy = SearchStrategy.Init, Prompt = "p0", RawOutput = "{\"CoT\": []}", Verdict = VerifierVerdict.Incorrect,
-                                ParsedSteps = [new() { Action = "Inner Thinking", Title = "Anatomy", Content = "The ulnar nerve..." }, new() { Action = "Final Conclusion", Content = "Ulnar nerve" }],
+                                ParsedSteps = [new("Inner Thinking", "Anatomy", "The ulnar nerve..."), new("Final Conclusion", null, "Ulnar nerve")],
                             },
                             new SearchStep
                             {
                                 StepIndex = 1, Strategy = SearchStrategy.Backtracking, Prompt = "p1", RawOutput = "...", Verdict = VerifierVerdict.Correct,
-                                ParsedSteps = [new() { Action = "Final Conclusion", Content = "Radial nerve" }],
+                                ParsedSteps = [new("Final Conclusion", null, "Radial nerve")],
                             },
                         ],
                     },

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Files;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;

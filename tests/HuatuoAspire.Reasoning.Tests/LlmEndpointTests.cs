@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.ScriptedLlm;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Tests;
 

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using HuatuoAspire.Domain.Search;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;

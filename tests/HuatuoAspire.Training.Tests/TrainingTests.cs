@@ -1,15 +1,16 @@
+using HuatuoAspire.Domain.Reward;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
-using HuatuoAspire.Reasoning.Verification;
 using HuatuoAspire.Training.Data;
 using HuatuoAspire.Training.Observability;
 using HuatuoAspire.Training.Optimization;
 using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
+using static TorchSharp.torch;
 using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace HuatuoAspire.Training.Tests;
 

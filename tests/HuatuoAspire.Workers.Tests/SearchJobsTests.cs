@@ -6,6 +6,7 @@ using Hangfire.PostgreSql;
 using Hangfire.States;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Search;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.ScriptedLlm;
 using HuatuoAspire.Workers.Jobs;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;

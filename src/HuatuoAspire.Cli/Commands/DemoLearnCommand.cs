@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
+using HuatuoAspire.Domain.Reward;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Reasoning.Verification;

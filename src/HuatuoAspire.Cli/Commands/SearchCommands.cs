@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Files;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;
@@ -53,13 +54,14 @@ public static class SearchCommands
 
                 var ledger = new LlmUsageLedger();
                 using var generator = new LlmEndpoint(llm.Resolve(parse, "search", parallelism), ledger);
-                using var judgeEndpoint = parse.GetValue(verifierKind) switch
-                {
-                    "llm" => judge.IsGiven(parse) ? new LlmEndpoint(judge.Resolve(parse, "judge", parallelism), ledger) : null,
-                    "rule" => null,
-                    var other => throw new LlmConfigurationException($"--verifier must be llm or rule, got '{other}'."),
-                };
-                IAnswerVerifier verifier = parse.GetValue(verifierKind) == "rule" ? new RuleVerifier() : new LlmJudgeVerifier(judgeEndpoint ?? generator);
+                var specification = VerifierSpecification.TryParse(parse.GetValue(verifierKind), out var parsed, out var error)
+                    ? parsed : throw new LlmConfigurationException($"--verifier: {error}");
+                // The command line names its judge with --judge-url, not with a configured endpoint name.
+                if (specification.Kind == VerifierKind.Classifier || specification.Endpoint is not null)
+                    throw new LlmConfigurationException($"--verifier must be llm or rule, got '{specification}'.");
+                using var judgeEndpoint = specification.Kind == VerifierKind.Llm && judge.IsGiven(parse)
+                    ? new LlmEndpoint(judge.Resolve(parse, "judge", parallelism), ledger) : null;
+                var verifier = await new AnswerVerifierFactory(_ => judgeEndpoint ?? generator).CreateAsync(specification, ct);
                 var search = new ReasoningPathSearch(generator, verifier, options);
                 return await FileJobConsole.RunAsync("search", parse.GetValue(output)!.FullName, parallelism, problems.Select(p => p.Input).ToList(),
                     async (record, token) =>

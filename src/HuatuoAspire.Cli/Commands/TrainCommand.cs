@@ -1,4 +1,6 @@
 using System.CommandLine;
+using HuatuoAspire.Domain.Reward;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Verification;
@@ -87,7 +89,7 @@ public static class TrainCommand
         var policy = new Option<string>("--policy") { Description = "SFT checkpoint (Hugging Face folder) the policy starts from; also the frozen reference.", Required = true };
         var value = new Option<string>("--value") { Description = "Folder the value model starts from (a causal-LM or sequence-classification checkpoint).", Required = true };
         var data = new Option<string>("--data") { Description = "PPO data: JSON/JSONL with 'Open-ended Verifiable Question' (or Question) and 'Ground-True Answer'.", Required = true };
-        var verifier = new Option<string>("--verifier") { Description = "rule | llm | classifier:DIR", DefaultValueFactory = _ => "rule" };
+        var verifier = new Option<string>("--verifier") { Description = "rule | llm | classifier:DIR (llm: the judge given with --judge-url)", DefaultValueFactory = _ => "rule" };
         var output = new Option<string>("--out") { Required = true };
         var d = new PpoOptions();
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
@@ -119,15 +121,15 @@ public static class TrainCommand
             {
                 var records = TrainingDataFile.ReadPpo(parse.GetValue(data)!);
                 var placement = ModelPlacement.Parse(parse.GetValue(device), parse.GetValue(dtype));
-                var kind = parse.GetValue(verifier)!;
+                var specification = VerifierSpecification.TryParse(parse.GetValue(verifier), out var parsed, out var error)
+                    ? parsed : throw new ArgumentException($"--verifier: {error}");
+                // The command line has its judge from --judge-url and no blob storage.
+                if (specification.Endpoint is not null || specification.ClassifierIsBlob)
+                    throw new ArgumentException($"--verifier must be rule, llm or classifier:DIR (got '{specification}').");
                 LlmEndpoint? endpoint = null;
-                IAnswerVerifier answerVerifier = kind switch
-                {
-                    "rule" => new RuleVerifier(),
-                    "llm" => new LlmJudgeVerifier(endpoint = new LlmEndpoint(judge.Resolve(parse, "judge", 4))),
-                    _ when kind.StartsWith("classifier:", StringComparison.Ordinal) => new ClassifierVerifier(kind["classifier:".Length..], placement),
-                    _ => throw new ArgumentException($"--verifier must be rule, llm or classifier:DIR (got '{kind}')."),
-                };
+                var factory = new AnswerVerifierFactory(_ => endpoint = new LlmEndpoint(judge.Resolve(parse, "judge", 4)),
+                    (folder, _) => Task.FromResult<IAnswerVerifier>(new ClassifierVerifier(folder, placement)));
+                var answerVerifier = await factory.CreateAsync(specification, ct);
                 using var _ = endpoint;
                 var options = new PpoOptions
                 {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Files;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Verification;

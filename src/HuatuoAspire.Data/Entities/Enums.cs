@@ -24,8 +24,6 @@ public enum ProblemStatus
 
 public enum LlmFilterVerdict { Pass, TooSimple, AmbiguousAnswer, NotReformulatable }
 
-public enum SearchStrategy { Init, Backtracking, ExploringNewPaths, Verification, Correction }
-
 public enum VerifierVerdict { Correct, Incorrect, Unparseable }
 
 public enum TrajectoryStatus { Searching, Succeeded, Failed, Imported }

@@ -1,3 +1,5 @@
+using HuatuoAspire.Domain.Search;
+
 namespace HuatuoAspire.Data.Entities;
 
 /// <summary>
@@ -52,16 +54,8 @@ public sealed class SearchStep
     public SearchStrategy Strategy { get; set; }
     public required string Prompt { get; set; }
     public required string RawOutput { get; set; }
-    /// <summary>The CoT actions parsed from the raw output (jsonb).</summary>
+    /// <summary>The CoT actions parsed from the raw output (jsonb, with the property names Action, Title, Content).</summary>
     public List<CotStep> ParsedSteps { get; set; } = [];
     public VerifierVerdict? Verdict { get; set; }
     public DateTime CreatedAt { get; set; } = DateTime.UtcNow;
-}
-
-/// <summary>One element of the model's JSON CoT: {"action": "Inner Thinking", "title": ..., "content": ...}.</summary>
-public sealed class CotStep
-{
-    public required string Action { get; set; }
-    public string? Title { get; set; }
-    public required string Content { get; set; }
 }

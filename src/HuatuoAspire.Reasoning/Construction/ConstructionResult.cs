@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Construction;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Construction;
 

@@ -13,6 +13,7 @@ using ChatResponseFormat = OpenAI.Chat.ChatResponseFormat;
 using ChatTokenUsage = OpenAI.Chat.ChatTokenUsage;
 using ChatMessageContent = Microsoft.SemanticKernel.ChatMessageContent;
 using Polly;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Llm;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Llm;
 

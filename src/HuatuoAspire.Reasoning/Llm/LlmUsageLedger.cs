@@ -1,3 +1,5 @@
+using HuatuoAspire.Domain;
+
 namespace HuatuoAspire.Reasoning.Llm;
 
 /// <summary>Token usage and cost summed over a job, per endpoint; safe to share between concurrent items.</summary>

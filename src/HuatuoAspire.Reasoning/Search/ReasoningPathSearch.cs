@@ -1,3 +1,5 @@
+using HuatuoAspire.Domain.Search;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Domain;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -37,7 +39,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
         ArgumentException.ThrowIfNullOrWhiteSpace(question);
         ArgumentException.ThrowIfNullOrWhiteSpace(groundTruth);
         var random = new Random(StableSeed.Combine(_options.Seed, itemSeed));
-        var steps = new List<SearchStep>();
+        var steps = new List<SearchExchange>();
         List<CotStep> chain = [];
         var verified = false;
 
@@ -104,7 +106,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
         var reformatPrompt = SearchPrompts.Reformat(SearchPrompts.StreamOfSearch(chain), question);
         var reformat = await generator.CompleteJsonAsync(
             LlmRequest.FromPrompt(reformatPrompt, "reformat", SearchPrompts.ReformatSchema), ParseNaturalReasoning, cancellationToken).ConfigureAwait(false);
-        steps.Add(new SearchStep
+        steps.Add(new SearchExchange
         {
             Attempt = lastAttempt, Depth = steps[^1].Depth, Kind = SearchStepKind.Reformat, Prompt = reformatPrompt,
             RawOutputs = reformat.RawOutputs, Error = reformat.Error, Usage = reformat.Usage,
@@ -115,7 +117,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
         var responsePrompt = SearchPrompts.FinalResponse(complexCot, question);
         var final = await generator.CompleteAsync(LlmRequest.FromPrompt(responsePrompt, "final-response"), cancellationToken).ConfigureAwait(false);
         var finalText = final.Text.Trim();
-        steps.Add(new SearchStep
+        steps.Add(new SearchExchange
         {
             Attempt = lastAttempt, Depth = steps[^1].Depth, Kind = SearchStepKind.FinalResponse, Prompt = responsePrompt,
             RawOutputs = [final.Text], Usage = final.Usage, Error = finalText.Length == 0 ? "empty final response" : null,
@@ -126,7 +128,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
 
     private Task<StructuredCompletion<List<CotStep>>> GenerateAsync(string prompt, bool isRefinement, CancellationToken cancellationToken) =>
         generator.CompleteJsonAsync(
-            LlmRequest.FromPrompt(prompt, isRefinement ? "refine-cot" : "initial-cot", CotStep.Schema),
+            LlmRequest.FromPrompt(prompt, isRefinement ? "refine-cot" : "initial-cot", CotStepSchema.Format),
             (JsonValidator<List<CotStep>>)((System.Text.Json.Nodes.JsonObject json, out string error) => CotStep.Parse(json, isRefinement, out error)),
             cancellationToken);
 
@@ -137,7 +139,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
     internal static string ReasoningWithoutLastVerification(IReadOnlyList<CotStep> chain) =>
         JsonSerializer.Serialize(chain.Take(chain.Count - 1), ReasoningJson);
 
-    private static SearchStep Step(int attempt, int depth, SearchStepKind kind, string? strategy, string prompt,
+    private static SearchExchange Step(int attempt, int depth, SearchStepKind kind, string? strategy, string prompt,
         StructuredCompletion<List<CotStep>> completion, VerificationResult? verdict) => new()
     {
         Attempt = attempt, Depth = depth, Kind = kind, Strategy = strategy, Prompt = prompt, RawOutputs = completion.RawOutputs,

@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain.Search;
 using HuatuoAspire.Reasoning.Llm;
 
 namespace HuatuoAspire.Reasoning.Search;

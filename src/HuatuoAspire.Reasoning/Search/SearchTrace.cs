@@ -1,5 +1,8 @@
 using System.Text.Json.Serialization;
+using HuatuoAspire.Domain.Search;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Verification;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Search;
 
@@ -23,7 +26,7 @@ public enum SearchStepKind
 }
 
 /// <summary>One LLM exchange of a search, kept so that the dashboard can replay it.</summary>
-public sealed record SearchStep
+public sealed record SearchExchange
 {
     public required int Attempt { get; init; }
     /// <summary>0 for the initial chain of an attempt, then 1..max_depth for refinements.</summary>
@@ -51,7 +54,7 @@ public sealed record SearchResult
     public required IReadOnlyList<CotStep> LongCot { get; init; }
     public string? ComplexCot { get; init; }
     public string? Response { get; init; }
-    public required IReadOnlyList<SearchStep> Steps { get; init; }
+    public required IReadOnlyList<SearchExchange> Steps { get; init; }
     public required LlmUsage Usage { get; init; }
     public required string Verifier { get; init; }
 }

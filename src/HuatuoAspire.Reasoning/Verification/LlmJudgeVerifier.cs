@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Verification;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using HuatuoAspire.Domain.Verification;
 
 namespace HuatuoAspire.Reasoning.Verification;
 

@@ -3,6 +3,7 @@ using Hangfire;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Trainer.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -36,7 +37,7 @@ public static class TrainingRunsApi
         {
             Kind = request.IsPpo ? TrainingRunKind.Ppo : TrainingRunKind.Sft,
             Name = request.Name ?? $"{request.Kind} {ShortName(request.StartModel)} on {ShortName(request.Dataset ?? request.Data!)}",
-            Config = JsonSerializer.Serialize(request, TrainingRunConfig.Json),
+            Config = JsonSerializer.Serialize(request.WithStageOptionsWrittenOut(), TrainingRunConfig.Json),
             Status = RunStatus.Queued,
         };
         db.TrainingRuns.Add(run);
@@ -60,8 +61,8 @@ public static class TrainingRunsApi
         };
         if (request.Value is not null) references.Add(("value", request.Value, true));
         if (request.Data is not null) references.Add(("data", request.Data, false));
-        if (request.IsPpo && request.Verifier.StartsWith("classifier:", StringComparison.Ordinal))
-            references.Add(("verifier classifier", request.Verifier["classifier:".Length..], true));
+        var verifier = request.IsPpo ? VerifierSpecification.Parse(request.Verifier) : null;
+        if (verifier is { Kind: VerifierKind.Classifier }) references.Add(("verifier classifier", verifier.ClassifierModel!, true));
         foreach (var (what, reference, folder) in references.Where(r => TrainingRunConfig.IsBlob(r.Reference)))
         {
             var name = TrainingRunConfig.BlobPrefix(reference);
@@ -75,11 +76,11 @@ public static class TrainingRunsApi
         }
         if (request.IsPpo && request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
             problems.Add($"dataset '{request.Dataset}' does not exist.");
-        if (request.IsPpo && TrainingRunConfig.VerifierKind(request.Verifier) == "llm")
+        if (verifier is { Kind: VerifierKind.Llm })
         {
             try
             {
-                services.GetRequiredService<LlmEndpointRegistry>().Get(TrainingRunConfig.JudgeEndpoint(request.Verifier));
+                services.GetRequiredService<LlmEndpointRegistry>().Get(verifier.Endpoint);
             }
             catch (LlmConfigurationException e)
             {

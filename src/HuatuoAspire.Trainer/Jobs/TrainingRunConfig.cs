@@ -1,5 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using HuatuoAspire.Domain.Verification;
+using HuatuoAspire.Model.Modules;
 using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Sft;
 
@@ -15,8 +18,6 @@ namespace HuatuoAspire.Trainer.Jobs;
 public sealed record TrainingRunConfig
 {
     public const string BlobScheme = "blob:";
-    private static readonly PpoOptions PpoDefault = new();
-    private static readonly SftOptions SftDefault = new();
 
     [JsonPropertyName("kind")] public string Kind { get; init; } = "sft";
     [JsonPropertyName("name")] public string? Name { get; init; }
@@ -35,37 +36,48 @@ public sealed record TrainingRunConfig
     /// <summary>PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>.</summary>
     [JsonPropertyName("verifier")] public string Verifier { get; init; } = "rule";
 
-    [JsonPropertyName("epochs")] public int? Epochs { get; init; }
-    [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
-    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
-    /// <summary>Save (and upload to blob storage) a resumable checkpoint every this many optimizer steps (PPO: rollout iterations).</summary>
-    [JsonPropertyName("save_every")] public int SaveEvery { get; init; } = 50;
-    /// <summary>LoRA rank (0: full fine-tuning); with LoRA checkpoints hold the adapter and the final model is merged.</summary>
-    [JsonPropertyName("lora_rank")] public int LoraRank { get; init; }
-    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
-    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.05;
-    [JsonPropertyName("lora_targets")] public IReadOnlyList<string>? LoraTargets { get; init; }
+    /// <summary>
+    /// The stage's options as the request gave them (their JSON names are <see cref="SftOptions"/>' and
+    /// <see cref="PpoOptions"/>'); stored flat beside the fields above, every option written out once the API accepts
+    /// the run. Read them through <see cref="Sft"/> and <see cref="Ppo"/>.
+    /// </summary>
+    [JsonExtensionData] public Dictionary<string, JsonElement>? StageOptions { get; init; }
 
-    // SFT
-    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = SftDefault.BatchSize;
-    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = SftDefault.MicroBatchSize;
-    [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = SftDefault.MaxSeqLen;
-    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = SftDefault.WarmupRatio;
+    /// <summary>Where the API's defaults differ from the trainers': a run checkpoints every 50 steps, so a killed one resumes.</summary>
+    public const int DefaultSaveEvery = 50;
 
-    // PPO (the paper's stage 2 defaults)
-    [JsonPropertyName("value_learning_rate")] public double? ValueLearningRate { get; init; }
-    [JsonPropertyName("kl_coef")] public double KlCoefficient { get; init; } = PpoDefault.KlCoefficient;
-    [JsonPropertyName("gamma")] public double Gamma { get; init; } = PpoDefault.Gamma;
-    [JsonPropertyName("lambda")] public double Lambda { get; init; } = PpoDefault.Lambda;
-    [JsonPropertyName("clip_range")] public double ClipRange { get; init; } = PpoDefault.ClipRange;
-    [JsonPropertyName("value_clip_range")] public double ValueClipRange { get; init; } = PpoDefault.ValueClipRange;
-    [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = PpoDefault.PpoEpochs;
-    [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = PpoDefault.RolloutBatchSize;
-    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = PpoDefault.SamplesPerPrompt;
-    [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; } = PpoDefault.ValueWarmupIterations;
-    [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = PpoDefault.MiniBatchSize;
-    [JsonPropertyName("temperature")] public double Temperature { get; init; } = PpoDefault.Temperature;
-    [JsonPropertyName("response_length")] public int ResponseLength { get; init; } = PpoDefault.MaxNewTokens;
+    /// <summary>SFT's options: the request's values, the trainer's defaults for the rest (a <see cref="JsonException"/> for a mistyped one).</summary>
+    [JsonIgnore]
+    public SftOptions Sft
+    {
+        get
+        {
+            var (options, given) = ReadStageOptions<SftOptions>();
+            return options with
+            {
+                SaveEvery = given.Contains("save_every") ? options.SaveEvery : DefaultSaveEvery,
+                LoraTargets = options.LoraTargets is { Count: > 0 } targets ? targets : LoraSettings.DefaultTargets,
+            };
+        }
+        init => StageOptions = WriteStageOptions(value);
+    }
+
+    /// <summary>PPO's options: the request's values, the paper's defaults for the rest (a <see cref="JsonException"/> for a mistyped one).</summary>
+    [JsonIgnore]
+    public PpoOptions Ppo
+    {
+        get
+        {
+            var (options, given) = ReadStageOptions<PpoOptions>();
+            return options with
+            {
+                SaveEvery = given.Contains("save_every") ? options.SaveEvery : DefaultSaveEvery,
+                // One learning rate given sets both models' rates.
+                ValueLearningRate = given.Contains("value_learning_rate") || !given.Contains("learning_rate") ? options.ValueLearningRate : options.LearningRate,
+            };
+        }
+        init => StageOptions = WriteStageOptions(value);
+    }
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
@@ -89,49 +101,56 @@ public sealed record TrainingRunConfig
             if (Value is not null) CheckModel("value", Value, problems);
             if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (a file) and dataset (a dataset name in the database).");
             else if (Data is not null) CheckFile("data", Data, problems);
-            if (VerifierKind(Verifier) is null)
-                problems.Add($"verifier '{Verifier}' must be rule, llm, llm:ENDPOINT or classifier:FOLDER|blob:PREFIX.");
-            else if (Verifier.StartsWith("classifier:", StringComparison.Ordinal)) CheckModel("verifier classifier", Verifier["classifier:".Length..], problems);
-            if (!(ValueLearningRate is null or > 0)) problems.Add("value_learning_rate must be > 0.");
-            if (!(KlCoefficient >= 0)) problems.Add("kl_coef must be >= 0.");
-            if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) problems.Add("gamma and lambda must be in [0, 1].");
-            if (!(ClipRange > 0) || !(ValueClipRange > 0)) problems.Add("clip_range and value_clip_range must be > 0.");
-            if (PpoEpochs < 1) problems.Add("ppo_epochs must be >= 1.");
-            if (RolloutBatchSize < 1 || MiniBatchSize < 1 || SamplesPerPrompt < 1) problems.Add("rollout_batch_size, samples_per_prompt and mini_batch_size must be >= 1.");
-            if (ValueWarmupIterations < 0) problems.Add("value_warmup_iterations must be >= 0.");
-            if (!(Temperature > 0)) problems.Add("temperature must be > 0.");
-            if (ResponseLength < 1) problems.Add("response_length must be >= 1.");
+            if (!VerifierSpecification.TryParse(Verifier, out var verifier, out var verifierError)) problems.Add(verifierError);
+            else if (verifier.Kind == VerifierKind.Classifier) CheckModel("verifier classifier", verifier.ClassifierModel!, problems);
         }
         else if (Kind == "sft")
         {
             CheckModel("model", StartModel, problems);
             if (Data is null) problems.Add("data (an SFT file) is required.");
             else CheckFile("data", Data, problems);
-            if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0) problems.Add("batch_size must be a positive multiple of micro_batch_size.");
-            if (MaxSeqLen < 8) problems.Add("max_seq_len must be >= 8.");
-            if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the steps), got {WarmupRatio}.");
         }
-        if (Epochs is < 1) problems.Add("epochs must be >= 1.");
-        if (LearningRate is <= 0 || LearningRate is double.NaN) problems.Add("learning_rate must be > 0.");
-        if (SaveEvery < 1) problems.Add("save_every must be >= 1.");
-        if (LoraRank < 0) problems.Add("lora_rank must be >= 0 (0: full fine-tuning).");
-        if (LoraRank > 0 && !(LoraAlpha > 0)) problems.Add("lora_alpha must be > 0.");
-        if (LoraRank > 0 && LoraDropout is < 0 or >= 1) problems.Add("lora_dropout must be in [0, 1).");
+        if (Kind is "sft" or "ppo")
+        {
+            try
+            {
+                var (stageProblems, saveEvery) = IsPpo ? (Ppo.Problems(), Ppo.SaveEvery) : (Sft.Problems(), Sft.SaveEvery);
+                problems.AddRange(stageProblems);
+                if (saveEvery < 1) problems.Add("save_every must be >= 1.");
+            }
+            catch (JsonException e)
+            {
+                problems.Add($"{e.Path?.TrimStart('$', '.')}: {e.Message}");
+            }
+        }
         return problems;
     }
 
-    /// <summary>rule, llm or classifier for a well-formed verifier string, else null.</summary>
-    public static string? VerifierKind(string verifier) => verifier switch
+    /// <summary>This config with every option of its stage written out (defaults included), as the run stores it.</summary>
+    public TrainingRunConfig WithStageOptionsWrittenOut()
     {
-        "rule" => "rule",
-        "llm" => "llm",
-        _ when verifier.StartsWith("llm:", StringComparison.Ordinal) && verifier.Length > 4 => "llm",
-        _ when verifier.StartsWith("classifier:", StringComparison.Ordinal) && verifier.Length > "classifier:".Length => "classifier",
-        _ => null,
-    };
+        if (!IsPpo) return this with { Sft = Sft };
+        var written = this with { Ppo = Ppo };
+        // Unset, the value model's rate follows the policy's: stored as null, as the API was given it.
+        if (StageOptions?.TryGetValue("value_learning_rate", out var given) != true || given.ValueKind == JsonValueKind.Null)
+            written.StageOptions!["value_learning_rate"] = JsonNull;
+        return written;
+    }
 
-    /// <summary>The named endpoint of an LLM verifier (null: the default one).</summary>
-    public static string? JudgeEndpoint(string verifier) => verifier.StartsWith("llm:", StringComparison.Ordinal) ? verifier[4..] : null;
+    private static readonly JsonElement JsonNull = JsonSerializer.SerializeToElement<object?>(null);
+
+    private (T Options, HashSet<string> Given) ReadStageOptions<T>()
+    {
+        // Nulls mean "not given" (earlier runs stored unset numbers as null).
+        var given = new JsonObject();
+        foreach (var (name, value) in StageOptions ?? [])
+            if (value.ValueKind != JsonValueKind.Null) given[name] = JsonNode.Parse(value.GetRawText());
+        var options = given.Deserialize<T>(Json) ?? throw new JsonException("the stage's options are empty.");
+        return (options, given.Select(p => p.Key).ToHashSet(StringComparer.Ordinal));
+    }
+
+    private static Dictionary<string, JsonElement> WriteStageOptions<T>(T options) =>
+        JsonSerializer.SerializeToElement(options, Json).EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
 
     private static void CheckModel(string what, string reference, List<string> problems)
     {

@@ -1,3 +1,4 @@
+using HuatuoAspire.Domain.Reward;
 using HuatuoAspire.Domain;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;

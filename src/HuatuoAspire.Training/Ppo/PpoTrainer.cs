@@ -1,5 +1,7 @@
 using HuatuoAspire.Domain;
+using HuatuoAspire.Domain.Reward;
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Training.Data;
@@ -8,60 +10,71 @@ using HuatuoAspire.Training.Optimization;
 using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
+using TorchSharp.Modules;
 
 namespace HuatuoAspire.Training.Ppo;
 
-/// <summary>PPO settings; the defaults follow the paper's stage 2.</summary>
+/// <summary>PPO settings; the defaults follow the paper's stage 2. The JSON names are the trainer API's.</summary>
 public sealed record PpoOptions
 {
-    public double LearningRate { get; init; } = 5e-7;
-    public double ValueLearningRate { get; init; } = 5e-7;
-    public double KlCoefficient { get; init; } = 0.03;
-    public double Gamma { get; init; } = 1.0;
-    public double Lambda { get; init; } = 0.95;
-    public double ClipRange { get; init; } = 0.2;
-    public double ValueClipRange { get; init; } = 0.2;
-    public double ValueCoefficient { get; init; } = 0.1;
-    public int PpoEpochs { get; init; } = 4;
+    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-7;
+    [JsonPropertyName("value_learning_rate")] public double ValueLearningRate { get; init; } = 5e-7;
+    [JsonPropertyName("kl_coef")] public double KlCoefficient { get; init; } = 0.03;
+    [JsonPropertyName("gamma")] public double Gamma { get; init; } = 1.0;
+    [JsonPropertyName("lambda")] public double Lambda { get; init; } = 0.95;
+    [JsonPropertyName("clip_range")] public double ClipRange { get; init; } = 0.2;
+    [JsonPropertyName("value_clip_range")] public double ValueClipRange { get; init; } = 0.2;
+    [JsonIgnore] public double ValueCoefficient { get; init; } = 0.1;
+    [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = 4;
     /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
-    public int RolloutBatchSize { get; init; } = 16;
+    [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = 16;
     /// <summary>
     /// Responses sampled for each prompt of an iteration (OpenRLHF's <c>n_samples_per_prompt</c>): with several, the
     /// right and wrong answers to one question differ exactly at the tokens that decide it, which is where the
     /// advantage then pushes.
     /// </summary>
-    public int SamplesPerPrompt { get; init; } = 1;
-    public int MiniBatchSize { get; init; } = 4;
+    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 1;
+    [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = 4;
     /// <summary>
     /// Rollout iterations at the start in which only the value model learns and the policy stays as it is (OpenRLHF's
     /// <c>freezing_actor_steps</c>): a value head fresh on the checkpoint makes per-token advantages of noise, and a
     /// policy that follows them drifts before the value has learned anything.
     /// </summary>
-    public int ValueWarmupIterations { get; init; }
-    public int Epochs { get; init; } = 1;
-    public double Temperature { get; init; } = 0.5;
-    public int MaxNewTokens { get; init; } = 1024;
-    public double MaxGradNorm { get; init; } = 1.0;
-    public int Seed { get; init; } = 42;
+    [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; }
+    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 1;
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
+    [JsonPropertyName("response_length")] public int MaxNewTokens { get; init; } = 1024;
+    [JsonIgnore] public double MaxGradNorm { get; init; } = 1.0;
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Write a resumable checkpoint every N rollout iterations (0: only the final model).</summary>
-    public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many rollout iterations of the planned run (for tests of resume; null: run to the end).</summary>
-    public int? StopAfterIteration { get; init; }
-    public bool Resume { get; init; }
-    public ModelPlacement? Placement { get; init; }
+    [JsonIgnore] public int? StopAfterIteration { get; init; }
+    [JsonIgnore] public bool Resume { get; init; }
+    [JsonIgnore] public ModelPlacement? Placement { get; init; }
 
+    /// <summary>Every problem with these options, one message each, named as the API names the fields.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (!(LearningRate > 0) || !(ValueLearningRate > 0)) problems.Add("learning_rate and value_learning_rate must be > 0.");
+        if (!(KlCoefficient >= 0)) problems.Add("kl_coef must be >= 0.");
+        if (!(Lambda is >= 0 and <= 1) || !(Gamma is >= 0 and <= 1)) problems.Add($"gamma and lambda must be in [0, 1] (got gamma {Gamma}, lambda {Lambda}).");
+        if (!(ClipRange > 0) || !(ValueClipRange > 0)) problems.Add("clip_range and value_clip_range must be > 0.");
+        if (PpoEpochs < 1 || Epochs < 1) problems.Add("ppo_epochs and epochs must be >= 1.");
+        if (RolloutBatchSize < 1 || MiniBatchSize < 1 || SamplesPerPrompt < 1) problems.Add("rollout_batch_size, samples_per_prompt and mini_batch_size must be >= 1.");
+        if (ValueWarmupIterations < 0) problems.Add($"value_warmup_iterations must be >= 0 (got {ValueWarmupIterations}).");
+        if (!(Temperature > 0)) problems.Add($"temperature must be > 0 (got {Temperature}).");
+        if (MaxNewTokens < 1) problems.Add("response_length must be >= 1.");
+        return problems;
+    }
+
+    /// <summary>An <see cref="ArgumentException"/> naming every problem, if there is one.</summary>
     public void Validate()
     {
-        if (!(LearningRate > 0) || !(ValueLearningRate > 0)) throw new ArgumentException("learning rates must be positive.");
-        if (RolloutBatchSize < 1 || MiniBatchSize < 1) throw new ArgumentException("batch sizes must be at least 1.");
-        if (SamplesPerPrompt < 1) throw new ArgumentException("samples per prompt must be at least 1.");
-        if (!(Lambda is >= 0 and <= 1) || !(Gamma is >= 0 and <= 1)) throw new ArgumentException($"GAE λ and γ must lie in [0, 1] (got λ {Lambda}, γ {Gamma}).");
-        if (ValueWarmupIterations < 0) throw new ArgumentException($"value warm-up iterations must be >= 0 (got {ValueWarmupIterations}).");
-        if (PpoEpochs < 1 || Epochs < 1) throw new ArgumentException("epoch counts must be at least 1.");
-        if (!(Temperature > 0)) throw new ArgumentException($"the sampling temperature must be positive (got {Temperature}).");
-        if (MaxNewTokens < 1) throw new ArgumentException("the response length limit must be at least 1.");
+        var problems = Problems();
+        if (problems.Count > 0) throw new ArgumentException(string.Join(" ", problems));
     }
 }
 
@@ -204,73 +217,23 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         AdamW policyOptimizer, AdamW valueOptimizer, IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores, int padId,
         List<Dictionary<string, double>>? perUpdate = null, bool trainPolicy = true)
     {
-        var n = rollouts.Count;
+        var packed = PackedRollouts.Pack(rollouts, padId);
+        var (n, width) = (packed.Count, packed.Width);
         var device = policy.Placement.Device;
-        var width = rollouts.Max(r => r.PromptIds.Length + r.ResponseIds.Length);
-        var ids = new long[n * width];
-        var attention = new long[n * width];
-        // Index t of the shifted arrays [N, width−1] is the prediction of token t+1.
-        var responseMask = new float[n * (width - 1)];
-        var oldLogProbs = new float[n * (width - 1)];
-        Array.Fill(ids, padId);
-        for (var r = 0; r < n; r++)
-        {
-            var rollout = rollouts[r];
-            var all = rollout.PromptIds.Concat(rollout.ResponseIds).ToArray();
-            for (var t = 0; t < all.Length; t++) { ids[r * width + t] = all[t]; attention[r * width + t] = 1; }
-            for (var j = 0; j < rollout.ResponseIds.Length; j++)
-            {
-                var t = rollout.PromptIds.Length + j - 1;
-                responseMask[r * (width - 1) + t] = 1;
-                oldLogProbs[r * (width - 1) + t] = rollout.LogProbs[j];
-            }
-        }
         using var scope = NewDisposeScope();
-        var idsT = tensor(ids, [n, width], device: device);
-        var maskT = tensor(attention, [n, width], device: device);
-        var respT = tensor(responseMask, [n, width - 1], device: device);
-        var oldLpT = tensor(oldLogProbs, [n, width - 1], device: device);
-        var targets = idsT.narrow(1, 1, width - 1);
+        var idsT = tensor(packed.Ids, [n, width], device: device);
+        var maskT = tensor(packed.Attention, [n, width], device: device);
+        var (refLp, oldValues) = ReferenceLogProbsAndValues(reference, value, idsT, maskT, width);
+        var (advantages, returns, klSum) = AdvantagesAndReturns(rollouts, scores, packed, refLp, oldValues);
 
-        float[] refLp, oldValues;
-        using (no_grad())
-        {
-            refLp = TokenLogProbs(reference.ForwardLogits(idsT, maskT), targets, Options.Temperature).cpu().data<float>().ToArray();
-            oldValues = value.forward(idsT, maskT).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32).cpu().data<float>().ToArray();
-        }
-
-        // Per-token KL penalty, the score on each response's last token, then GAE along each response.
-        var advantages = new float[n * (width - 1)];
-        var returns = new float[n * (width - 1)];
-        double klSum = 0;
-        for (var r = 0; r < n; r++)
-        {
-            var rollout = rollouts[r];
-            var len = rollout.ResponseIds.Length;
-            var start = r * (width - 1) + rollout.PromptIds.Length - 1;
-            var rewards = new float[len];
-            var values = new float[len];
-            for (var j = 0; j < len; j++)
-            {
-                var kl = oldLogProbs[start + j] - refLp[start + j];
-                klSum += kl;
-                rewards[j] = (float)(-Options.KlCoefficient * kl);
-                values[j] = oldValues[start + j];
-            }
-            rewards[len - 1] += (float)scores[r].Reward;
-            var (adv, ret) = Gae.Compute(rewards, values, Options.Gamma, Options.Lambda);
-            adv.CopyTo(advantages, start);
-            ret.CopyTo(returns, start);
-        }
-        // Whiten advantages over the response tokens of the batch.
-        var masked = Enumerable.Range(0, advantages.Length).Where(i => responseMask[i] > 0).ToArray();
-        var mean = masked.Average(i => (double)advantages[i]);
-        var std = Math.Sqrt(masked.Average(i => Math.Pow(advantages[i] - mean, 2)));
-        foreach (var i in masked) advantages[i] = (float)((advantages[i] - mean) / (std + 1e-8));
-
-        var advT = tensor(advantages, [n, width - 1], device: device);
-        var retT = tensor(returns, [n, width - 1], device: device);
-        var oldValT = tensor(oldValues, [n, width - 1], device: device);
+        var batch = new UpdateBatch(
+            idsT, maskT,
+            ResponseMask: tensor(packed.ResponseMask, [n, width - 1], device: device),
+            OldLogProbs: tensor(packed.OldLogProbs, [n, width - 1], device: device),
+            Advantages: tensor(advantages, [n, width - 1], device: device),
+            Returns: tensor(returns, [n, width - 1], device: device),
+            OldValues: tensor(oldValues, [n, width - 1], device: device),
+            width);
         double policyLoss = 0, valueLoss = 0, clipFraction = 0, entropy = 0;
         var updates = 0;
         var random = new Random(StableSeed.Combine(Options.Seed, n, width));
@@ -282,57 +245,13 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             random.Shuffle(order);
             for (var s = 0; s < n; s += Options.MiniBatchSize)
             {
-                using var inner = NewDisposeScope();
-                var rows = tensor(order.Skip(s).Take(Options.MiniBatchSize).Select(i => (long)i).ToArray(), device: device);
-                var mb = idsT.index_select(0, rows);
-                var mbMask = maskT.index_select(0, rows);
-                var mbResp = respT.index_select(0, rows);
-                var tokenCount = mbResp.sum().clamp_min(1);
-                Tensor logits;
-                using (trainPolicy ? null : no_grad())
-                    logits = policy.ForwardLogits(mb, mbMask).narrow(1, 0, width - 1).to(ScalarType.Float32) / Options.Temperature;
-                var logSoftmax = logits.log_softmax(-1);
-                var newLp = logSoftmax.gather(-1, mb.narrow(1, 1, width - 1).unsqueeze(-1)).squeeze(-1);
-                var ratio = (newLp - oldLpT.index_select(0, rows)).exp();
-                var adv = advT.index_select(0, rows);
-                var pg = torch.maximum(-adv * ratio, -adv * ratio.clamp(1 - Options.ClipRange, 1 + Options.ClipRange));
-                var pgLoss = (pg * mbResp).sum() / tokenCount;
-
-                var vpred = value.forward(mb, mbMask).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32);
-                var oldV = oldValT.index_select(0, rows);
-                var vclipped = oldV + (vpred - oldV).clamp(-Options.ValueClipRange, Options.ValueClipRange);
-                var ret = retT.index_select(0, rows);
-                var vf = torch.maximum((vpred - ret).square(), (vclipped - ret).square()) * 0.5;
-                var vfLoss = (vf * mbResp).sum() / tokenCount;
-
-                policyOptimizer.zero_grad();
-                valueOptimizer.zero_grad();
-                (trainPolicy ? pgLoss + Options.ValueCoefficient * vfLoss : Options.ValueCoefficient * vfLoss).backward();
-                if (trainPolicy)
-                {
-                    nn.utils.clip_grad_norm_(policyParameters, Options.MaxGradNorm);
-                    policyOptimizer.step();
-                }
-                nn.utils.clip_grad_norm_(valueParameters, Options.MaxGradNorm);
-                valueOptimizer.step();
-
-                using (no_grad())
-                {
-                    var figures = new Dictionary<string, double>
-                    {
-                        ["policy_loss"] = pgLoss.item<float>(),
-                        ["value_loss"] = vfLoss.item<float>(),
-                        ["clip_fraction"] = ((((ratio - 1).abs() > Options.ClipRange).to(ScalarType.Float32) * mbResp).sum() / tokenCount).item<float>(),
-                        ["entropy"] = ((-(logSoftmax.exp() * logSoftmax).sum(-1) * mbResp).sum() / tokenCount).item<float>(),
-                        // How far this update's policy already is from the sampling one on its tokens (mean log-ratio).
-                        ["approx_kl"] = ((-(newLp - oldLpT.index_select(0, rows)) * mbResp).sum() / tokenCount).item<float>(),
-                    };
-                    policyLoss += figures["policy_loss"];
-                    valueLoss += figures["value_loss"];
-                    clipFraction += figures["clip_fraction"];
-                    entropy += figures["entropy"];
-                    perUpdate?.Add(figures);
-                }
+                var figures = MiniBatchStep(policy, value, policyOptimizer, valueOptimizer, policyParameters, valueParameters, batch,
+                    order.Skip(s).Take(Options.MiniBatchSize).Select(i => (long)i).ToArray(), device, trainPolicy);
+                policyLoss += figures["policy_loss"];
+                valueLoss += figures["value_loss"];
+                clipFraction += figures["clip_fraction"];
+                entropy += figures["entropy"];
+                perUpdate?.Add(figures);
                 updates++;
             }
         }
@@ -344,6 +263,140 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             ["entropy"] = entropy / updates,
             ["kl"] = klSum / n,
         };
+    }
+
+    /// <summary>The rollouts of an update side by side, padded to the longest; index t of the shifted arrays [N, width−1] is the prediction of token t+1.</summary>
+    private sealed record PackedRollouts(int Count, int Width, long[] Ids, long[] Attention, float[] ResponseMask, float[] OldLogProbs)
+    {
+        public static PackedRollouts Pack(IReadOnlyList<Rollout> rollouts, int padId)
+        {
+            var n = rollouts.Count;
+            var width = rollouts.Max(r => r.PromptIds.Length + r.ResponseIds.Length);
+            var ids = new long[n * width];
+            var attention = new long[n * width];
+            var responseMask = new float[n * (width - 1)];
+            var oldLogProbs = new float[n * (width - 1)];
+            Array.Fill(ids, padId);
+            for (var r = 0; r < n; r++)
+            {
+                var rollout = rollouts[r];
+                var all = rollout.PromptIds.Concat(rollout.ResponseIds).ToArray();
+                for (var t = 0; t < all.Length; t++) { ids[r * width + t] = all[t]; attention[r * width + t] = 1; }
+                for (var j = 0; j < rollout.ResponseIds.Length; j++)
+                {
+                    var t = rollout.PromptIds.Length + j - 1;
+                    responseMask[r * (width - 1) + t] = 1;
+                    oldLogProbs[r * (width - 1) + t] = rollout.LogProbs[j];
+                }
+            }
+            return new PackedRollouts(n, width, ids, attention, responseMask, oldLogProbs);
+        }
+    }
+
+    /// <summary>The tensors every mini-batch of an update selects its rows from ([N, width−1] but Ids and Mask).</summary>
+    private sealed record UpdateBatch(Tensor Ids, Tensor Mask, Tensor ResponseMask, Tensor OldLogProbs, Tensor Advantages, Tensor Returns, Tensor OldValues, int Width);
+
+    /// <summary>The frozen reference's log-probabilities of the sampled tokens and the value model's estimates, before any update.</summary>
+    private (float[] ReferenceLogProbs, float[] OldValues) ReferenceLogProbsAndValues(CausalLanguageModel reference, SequenceScoringModel value,
+        Tensor ids, Tensor mask, int width)
+    {
+        using (no_grad())
+        {
+            var targets = ids.narrow(1, 1, width - 1);
+            var refLp = TokenLogProbs(reference.ForwardLogits(ids, mask), targets, Options.Temperature).cpu().data<float>().ToArray();
+            var oldValues = value.forward(ids, mask).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32).cpu().data<float>().ToArray();
+            return (refLp, oldValues);
+        }
+    }
+
+    /// <summary>
+    /// Per-token KL penalty, the score on each response's last token, then GAE along each response; the advantages
+    /// whitened over the response tokens of the batch. Also the summed KL to the reference.
+    /// </summary>
+    private (float[] Advantages, float[] Returns, double KlSum) AdvantagesAndReturns(IReadOnlyList<Rollout> rollouts, IReadOnlyList<RewardResult> scores,
+        PackedRollouts packed, float[] refLp, float[] oldValues)
+    {
+        var width = packed.Width;
+        var advantages = new float[packed.Count * (width - 1)];
+        var returns = new float[packed.Count * (width - 1)];
+        double klSum = 0;
+        for (var r = 0; r < packed.Count; r++)
+        {
+            var rollout = rollouts[r];
+            var len = rollout.ResponseIds.Length;
+            var start = r * (width - 1) + rollout.PromptIds.Length - 1;
+            var rewards = new float[len];
+            var values = new float[len];
+            for (var j = 0; j < len; j++)
+            {
+                var kl = packed.OldLogProbs[start + j] - refLp[start + j];
+                klSum += kl;
+                rewards[j] = (float)(-Options.KlCoefficient * kl);
+                values[j] = oldValues[start + j];
+            }
+            rewards[len - 1] += (float)scores[r].Reward;
+            var (adv, ret) = Gae.Compute(rewards, values, Options.Gamma, Options.Lambda);
+            adv.CopyTo(advantages, start);
+            ret.CopyTo(returns, start);
+        }
+        var masked = Enumerable.Range(0, advantages.Length).Where(i => packed.ResponseMask[i] > 0).ToArray();
+        var mean = masked.Average(i => (double)advantages[i]);
+        var std = Math.Sqrt(masked.Average(i => Math.Pow(advantages[i] - mean, 2)));
+        foreach (var i in masked) advantages[i] = (float)((advantages[i] - mean) / (std + 1e-8));
+        return (advantages, returns, klSum);
+    }
+
+    /// <summary>One clipped policy and clipped value step on the rows <paramref name="rowIndices"/>; returns its figures.</summary>
+    private Dictionary<string, double> MiniBatchStep(CausalLanguageModel policy, SequenceScoringModel value, AdamW policyOptimizer, AdamW valueOptimizer,
+        List<Parameter> policyParameters, List<Parameter> valueParameters, UpdateBatch batch, long[] rowIndices, Device device, bool trainPolicy)
+    {
+        using var inner = NewDisposeScope();
+        var width = batch.Width;
+        var rows = tensor(rowIndices, device: device);
+        var mb = batch.Ids.index_select(0, rows);
+        var mbMask = batch.Mask.index_select(0, rows);
+        var mbResp = batch.ResponseMask.index_select(0, rows);
+        var tokenCount = mbResp.sum().clamp_min(1);
+        Tensor logits;
+        using (trainPolicy ? null : no_grad())
+            logits = policy.ForwardLogits(mb, mbMask).narrow(1, 0, width - 1).to(ScalarType.Float32) / Options.Temperature;
+        var logSoftmax = logits.log_softmax(-1);
+        var newLp = logSoftmax.gather(-1, mb.narrow(1, 1, width - 1).unsqueeze(-1)).squeeze(-1);
+        var ratio = (newLp - batch.OldLogProbs.index_select(0, rows)).exp();
+        var adv = batch.Advantages.index_select(0, rows);
+        var pg = torch.maximum(-adv * ratio, -adv * ratio.clamp(1 - Options.ClipRange, 1 + Options.ClipRange));
+        var pgLoss = (pg * mbResp).sum() / tokenCount;
+
+        var vpred = value.forward(mb, mbMask).squeeze(-1).narrow(1, 0, width - 1).to(ScalarType.Float32);
+        var oldV = batch.OldValues.index_select(0, rows);
+        var vclipped = oldV + (vpred - oldV).clamp(-Options.ValueClipRange, Options.ValueClipRange);
+        var ret = batch.Returns.index_select(0, rows);
+        var vf = torch.maximum((vpred - ret).square(), (vclipped - ret).square()) * 0.5;
+        var vfLoss = (vf * mbResp).sum() / tokenCount;
+
+        policyOptimizer.zero_grad();
+        valueOptimizer.zero_grad();
+        (trainPolicy ? pgLoss + Options.ValueCoefficient * vfLoss : Options.ValueCoefficient * vfLoss).backward();
+        if (trainPolicy)
+        {
+            nn.utils.clip_grad_norm_(policyParameters, Options.MaxGradNorm);
+            policyOptimizer.step();
+        }
+        nn.utils.clip_grad_norm_(valueParameters, Options.MaxGradNorm);
+        valueOptimizer.step();
+
+        using (no_grad())
+        {
+            return new Dictionary<string, double>
+            {
+                ["policy_loss"] = pgLoss.item<float>(),
+                ["value_loss"] = vfLoss.item<float>(),
+                ["clip_fraction"] = ((((ratio - 1).abs() > Options.ClipRange).to(ScalarType.Float32) * mbResp).sum() / tokenCount).item<float>(),
+                ["entropy"] = ((-(logSoftmax.exp() * logSoftmax).sum(-1) * mbResp).sum() / tokenCount).item<float>(),
+                // How far this update's policy already is from the sampling one on its tokens (mean log-ratio).
+                ["approx_kl"] = ((-(newLp - batch.OldLogProbs.index_select(0, rows)) * mbResp).sum() / tokenCount).item<float>(),
+            };
+        }
     }
 
     /// <summary>log softmax(logits / T) of each next token: logits [N, W, V] → [N, W−1].</summary>

@@ -1,6 +1,6 @@
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Tokenization;
-using HuatuoAspire.Reasoning.Verification;
 using TorchSharp;
 using static TorchSharp.torch;
 

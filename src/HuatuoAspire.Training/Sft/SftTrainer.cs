@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Modules;
 using HuatuoAspire.Model.Tokenization;
@@ -10,47 +11,68 @@ using static TorchSharp.torch;
 
 namespace HuatuoAspire.Training.Sft;
 
-/// <summary>SFT settings; the defaults are the reference hyper-parameters for real models.</summary>
+/// <summary>SFT settings; the defaults are the reference hyper-parameters for real models. The JSON names are the trainer API's.</summary>
 public sealed record SftOptions
 {
-    public double LearningRate { get; init; } = 5e-6;
-    public int Epochs { get; init; } = 3;
+    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-6;
+    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
     /// <summary>Examples (or packed rows) per optimizer step: micro-batch × gradient-accumulation steps.</summary>
-    public int BatchSize { get; init; } = 128;
-    public int MicroBatchSize { get; init; } = 4;
-    public int MaxSeqLen { get; init; } = 8192;
-    public double WeightDecay { get; init; } = 0.1;
-    public double WarmupRatio { get; init; } = 0.05;
-    public double MaxGradNorm { get; init; } = 1.0;
-    public int Seed { get; init; } = 42;
-    public bool Pack { get; init; }
+    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
+    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = 4;
+    [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = 8192;
+    [JsonIgnore] public double WeightDecay { get; init; } = 0.1;
+    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
+    [JsonIgnore] public double MaxGradNorm { get; init; } = 1.0;
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    [JsonIgnore] public bool Pack { get; init; }
     /// <summary>Write a resumable checkpoint every N optimizer steps (0: only the final model).</summary>
-    public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many optimizer steps of the planned run (for tests of resume; null: run to the end).</summary>
-    public int? StopAfterStep { get; init; }
-    public bool Resume { get; init; }
-    public ModelPlacement? Placement { get; init; }
+    [JsonIgnore] public int? StopAfterStep { get; init; }
+    [JsonIgnore] public bool Resume { get; init; }
+    [JsonIgnore] public ModelPlacement? Placement { get; init; }
     /// <summary>LoRA rank (0: full fine-tuning). With LoRA the base weights are frozen and only the adapters train.</summary>
-    public int LoraRank { get; init; }
-    public double LoraAlpha { get; init; } = 16;
-    public double LoraDropout { get; init; } = 0.05;
-    public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
+    [JsonPropertyName("lora_rank")] public int LoraRank { get; init; }
+    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
+    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.05;
+    [JsonPropertyName("lora_targets")] public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
 
     /// <summary>The LoRA settings, or null when LoRA is off.</summary>
-    public LoraSettings? Lora => LoraRank > 0 ? new LoraSettings(LoraRank, LoraAlpha, LoraDropout, LoraTargets) : null;
+    [JsonIgnore] public LoraSettings? Lora => LoraRank > 0 ? new LoraSettings(LoraRank, LoraAlpha, LoraDropout, LoraTargets) : null;
 
-    public int AccumulationSteps => Math.Max(1, BatchSize / Math.Max(1, MicroBatchSize));
+    [JsonIgnore] public int AccumulationSteps => Math.Max(1, BatchSize / Math.Max(1, MicroBatchSize));
 
+    /// <summary>Every problem with these options, one message each, named as the API names the fields.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (!(LearningRate > 0)) problems.Add($"learning_rate must be > 0 (got {LearningRate}).");
+        if (Epochs < 1) problems.Add($"epochs must be >= 1 (got {Epochs}).");
+        // A batch that is not a multiple would silently train on a smaller one (BatchSize / MicroBatchSize rounds down).
+        if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0)
+            problems.Add($"batch_size must be a positive multiple of micro_batch_size (got {BatchSize} and {MicroBatchSize}).");
+        if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the steps), got {WarmupRatio}.");
+        if (MaxSeqLen < 8) problems.Add($"max_seq_len must be >= 8 (got {MaxSeqLen}).");
+        if (LoraRank < 0) problems.Add($"lora_rank must be >= 0 (0: full fine-tuning), got {LoraRank}.");
+        if (Lora is { } lora)
+        {
+            try
+            {
+                lora.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add(e.Message);
+            }
+        }
+        return problems;
+    }
+
+    /// <summary>An <see cref="ArgumentException"/> naming every problem, if there is one.</summary>
     public void Validate()
     {
-        if (!(LearningRate > 0)) throw new ArgumentException($"learning rate must be positive (got {LearningRate}).");
-        if (Epochs < 1) throw new ArgumentException($"epochs must be at least 1 (got {Epochs}).");
-        if (MicroBatchSize < 1 || BatchSize < MicroBatchSize)
-            throw new ArgumentException($"batch size ({BatchSize}) must be at least the micro-batch size ({MicroBatchSize}), which must be at least 1.");
-        if (WarmupRatio is < 0 or > 1) throw new ArgumentException($"warm-up ratio must be in [0, 1] (got {WarmupRatio}).");
-        if (MaxSeqLen < 2) throw new ArgumentException($"max sequence length must be at least 2 (got {MaxSeqLen}).");
-        if (LoraRank < 0) throw new ArgumentException($"LoRA rank must be 0 (off) or positive (got {LoraRank}).");
-        Lora?.Validate();
+        var problems = Problems();
+        if (problems.Count > 0) throw new ArgumentException(string.Join(" ", problems));
     }
 }
 
@@ -91,48 +113,19 @@ public sealed class SftTrainer(SftOptions options)
         var accumulation = Options.AccumulationSteps;
         var totalSteps = (plan.Count + accumulation - 1) / accumulation;
         var schedule = new CosineSchedule(Options.LearningRate, totalSteps, Options.WarmupRatio);
-
-        var startStep = 0;
-        var loadFrom = modelDirectory;
-        string? resumeFolder = null;
-        if (Options.Resume && TrainingCheckpoint.Latest(outputDirectory, "sft") is { } latest)
-        {
-            (resumeFolder, startStep) = latest;
-            loadFrom = resumeFolder;
-            log?.Invoke($"Resuming from {resumeFolder} at step {startStep}.");
-        }
+        var (resumeFolder, startStep) = FindResumePoint(outputDirectory, log);
 
         var placement = Options.Placement ?? ModelPlacement.Default;
         var lora = Options.Lora;
         // With LoRA the base never changes: a checkpoint folder holds only the adapter, the base comes from the source.
-        using var model = CausalLanguageModel.FromPretrained(lora is null ? loadFrom : modelDirectory, placement);
+        using var model = CausalLanguageModel.FromPretrained(lora is null ? resumeFolder ?? modelDirectory : modelDirectory, placement);
         model.train();
-        List<(string name, TorchSharp.Modules.Parameter parameter)> trainable;
-        if (lora is null)
-        {
-            trainable = model.named_parameters().ToList();
-        }
-        else
-        {
-            if (resumeFolder is not null)
-            {
-                LoraAdapters.Load(model, resumeFolder);
-            }
-            else
-            {
-                using var generator = new Generator((ulong)Options.Seed, placement.Device);
-                LoraAdapters.Attach(model, lora, generator);
-            }
-            trainable = LoraAdapters.NamedParameters(model).Select(p => (p.Name, p.Parameter)).ToList();
-            log?.Invoke($"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.Targets)}: " +
-                        $"{trainable.Sum(p => p.parameter.NumberOfElements):N0} trainable of {model.ParameterCount:N0} parameters.");
-        }
+        var trainable = TrainableParameters(model, lora, resumeFolder, placement, log);
         using var optimizer = AdamWGroups.Create(trainable, Options.LearningRate, Options.WeightDecay);
         if (resumeFolder is not null) TrainingCheckpoint.LoadOptimizer(optimizer, resumeFolder);
 
         using var metrics = new TrainingMetricsLog(outputDirectory, "sft", Options.Resume ? startStep : null);
         var padId = tokenizer.PadTokenId ?? model.Config.EosTokenIds.FirstOrDefault();
-        var device = placement.Device;
         var parameters = trainable.Select(p => p.parameter).ToList();
         var lastLoss = double.NaN;
         double tokensPerSecond = 0;
@@ -141,64 +134,105 @@ public sealed class SftTrainer(SftOptions options)
         for (var step = startStep; step < endStep; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var clock = Stopwatch.StartNew();
-            // Reseeding from (seed, step) makes any randomness inside a step independent of where a run was resumed.
-            torch.manual_seed(Options.Seed * 1_000_003L + step);
-            var first = step * accumulation;
-            var last = Math.Min(plan.Count, first + accumulation);
-            long stepLabels = 0;
-            for (var m = first; m < last; m++) stepLabels += plan.LabelTokens(m);
-            optimizer.zero_grad();
-            double lossSum = 0;
-            long tokens = 0;
-            for (var m = first; m < last; m++)
-            {
-                using var scope = NewDisposeScope();
-                using var batch = plan.Materialise(m, device, padId);
-                var loss = CausalLmLoss.SummedLoss(model, batch);
-                lossSum += loss.item<float>();
-                tokens += batch.Tokens;
-                (loss / Math.Max(1, stepLabels)).backward();
-            }
-            var gradNorm = nn.utils.clip_grad_norm_(parameters, Options.MaxGradNorm);
-            var lr = schedule.At(step);
-            AdamWGroups.SetLearningRate(optimizer, lr);
-            optimizer.step();
-            clock.Stop();
-
-            lastLoss = lossSum / Math.Max(1, stepLabels);
-            tokensPerSecond = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            var figures = new Dictionary<string, double>
-            {
-                ["loss"] = lastLoss, ["lr"] = lr, ["grad_norm"] = gradNorm, ["tokens"] = tokens,
-                ["tokens_per_s"] = tokensPerSecond, ["epoch"] = (double)(step + 1) * accumulation * Options.Epochs / plan.Count,
-            };
+            var figures = TrainStep(model, optimizer, parameters, plan, schedule, step, placement.Device, padId);
+            (lastLoss, tokensPerSecond) = (figures["loss"], figures["tokens_per_s"]);
             metrics.Write(step, figures);
             progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
 
             if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
-            {
-                var folder = TrainingCheckpoint.Folder(outputDirectory, step + 1);
-                if (lora is null) SaveModel(model, modelDirectory, folder);
-                else LoraAdapters.Save(model, lora, folder, Path.GetFullPath(modelDirectory));
-                TrainingCheckpoint.SaveOptimizer(optimizer, folder);
-                TrainingCheckpoint.WriteState(folder, step + 1, Options.Seed, "sft");
-            }
+                SaveCheckpoint(model, optimizer, lora, modelDirectory, TrainingCheckpoint.Folder(outputDirectory, step + 1), step + 1);
         }
 
         var final = Path.Combine(outputDirectory, "model");
-        if (endStep == totalSteps)
-        {
-            if (lora is not null)
-            {
-                // The adapter beside the model (a PEFT folder inside the model folder would make transformers load it
-                // as an adapter of the base), then the merged weights as a plain Hugging Face model.
-                LoraAdapters.Save(model, lora, Path.Combine(outputDirectory, "adapter"), Path.GetFullPath(modelDirectory));
-                LoraAdapters.Merge(model);
-            }
-            SaveModel(model, modelDirectory, final);
-        }
+        if (endStep == totalSteps) SaveFinalModel(model, lora, modelDirectory, outputDirectory, final);
         return new SftResult(final, endStep, examples.Count, TruncatedExamples, lastLoss, tokensPerSecond);
+    }
+
+    /// <summary>The newest checkpoint to resume from and its step, or (null, 0) for a fresh run.</summary>
+    private (string? Folder, int Step) FindResumePoint(string outputDirectory, Action<string>? log)
+    {
+        if (!Options.Resume || TrainingCheckpoint.Latest(outputDirectory, "sft") is not { } latest) return (null, 0);
+        var (folder, step) = latest;
+        log?.Invoke($"Resuming from {folder} at step {step}.");
+        return (folder, step);
+    }
+
+    /// <summary>Every weight of the model, or (with LoRA) the adapters, attached fresh or loaded from the checkpoint.</summary>
+    private List<(string name, TorchSharp.Modules.Parameter parameter)> TrainableParameters(CausalLanguageModel model, LoraSettings? lora,
+        string? resumeFolder, ModelPlacement placement, Action<string>? log)
+    {
+        if (lora is null) return model.named_parameters().ToList();
+        if (resumeFolder is not null)
+        {
+            LoraAdapters.Load(model, resumeFolder);
+        }
+        else
+        {
+            using var generator = new Generator((ulong)Options.Seed, placement.Device);
+            LoraAdapters.Attach(model, lora, generator);
+        }
+        var trainable = LoraAdapters.NamedParameters(model).Select(p => (p.Name, p.Parameter)).ToList();
+        log?.Invoke($"LoRA r={lora.Rank} alpha={lora.Alpha} dropout={lora.Dropout} on {string.Join(",", lora.Targets)}: " +
+                    $"{trainable.Sum(p => p.Parameter.NumberOfElements):N0} trainable of {model.ParameterCount:N0} parameters.");
+        return trainable;
+    }
+
+    /// <summary>One optimizer step over its micro-batches (gradient accumulation); returns the step's figures.</summary>
+    private Dictionary<string, double> TrainStep(CausalLanguageModel model, TorchSharp.Modules.AdamW optimizer, List<TorchSharp.Modules.Parameter> parameters,
+        SftBatchPlan plan, CosineSchedule schedule, int step, Device device, int padId)
+    {
+        var accumulation = Options.AccumulationSteps;
+        var clock = Stopwatch.StartNew();
+        // Reseeding from (seed, step) makes any randomness inside a step independent of where a run was resumed.
+        torch.manual_seed(Options.Seed * 1_000_003L + step);
+        var first = step * accumulation;
+        var last = Math.Min(plan.Count, first + accumulation);
+        long stepLabels = 0;
+        for (var m = first; m < last; m++) stepLabels += plan.LabelTokens(m);
+        optimizer.zero_grad();
+        double lossSum = 0;
+        long tokens = 0;
+        for (var m = first; m < last; m++)
+        {
+            using var scope = NewDisposeScope();
+            using var batch = plan.Materialise(m, device, padId);
+            var loss = CausalLmLoss.SummedLoss(model, batch);
+            lossSum += loss.item<float>();
+            tokens += batch.Tokens;
+            (loss / Math.Max(1, stepLabels)).backward();
+        }
+        var gradNorm = nn.utils.clip_grad_norm_(parameters, Options.MaxGradNorm);
+        var lr = schedule.At(step);
+        AdamWGroups.SetLearningRate(optimizer, lr);
+        optimizer.step();
+        clock.Stop();
+
+        return new Dictionary<string, double>
+        {
+            ["loss"] = lossSum / Math.Max(1, stepLabels), ["lr"] = lr, ["grad_norm"] = gradNorm, ["tokens"] = tokens,
+            ["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds), ["epoch"] = (double)(step + 1) * accumulation * Options.Epochs / plan.Count,
+        };
+    }
+
+    /// <summary>A resumable checkpoint: the model (with LoRA only the adapter), the optimizer state and the step.</summary>
+    private void SaveCheckpoint(CausalLanguageModel model, TorchSharp.Modules.AdamW optimizer, LoraSettings? lora, string modelDirectory, string folder, int nextStep)
+    {
+        if (lora is null) SaveModel(model, modelDirectory, folder);
+        else LoraAdapters.Save(model, lora, folder, Path.GetFullPath(modelDirectory));
+        TrainingCheckpoint.SaveOptimizer(optimizer, folder);
+        TrainingCheckpoint.WriteState(folder, nextStep, Options.Seed, "sft");
+    }
+
+    private static void SaveFinalModel(CausalLanguageModel model, LoraSettings? lora, string modelDirectory, string outputDirectory, string final)
+    {
+        if (lora is not null)
+        {
+            // The adapter beside the model (a PEFT folder inside the model folder would make transformers load it
+            // as an adapter of the base), then the merged weights as a plain Hugging Face model.
+            LoraAdapters.Save(model, lora, Path.Combine(outputDirectory, "adapter"), Path.GetFullPath(modelDirectory));
+            LoraAdapters.Merge(model);
+        }
+        SaveModel(model, modelDirectory, final);
     }
 
     private static void SaveModel(CausalLanguageModel model, string sourceDirectory, string folder)

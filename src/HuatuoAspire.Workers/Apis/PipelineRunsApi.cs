@@ -1,5 +1,6 @@
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Workers.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -42,8 +43,7 @@ public static class PipelineRunsApi
         StartAsync(() => jobs.StartRunAsync(parameters, ct), () =>
         {
             llms.Get(parameters.Endpoint);
-            if (parameters.Verifier is not ("llm" or "rule")) throw new ArgumentException($"verifier must be llm or rule, got '{parameters.Verifier}'");
-            if (parameters.Verifier == "llm") llms.Get(parameters.JudgeEndpoint ?? parameters.Endpoint);
+            if (parameters.ResolveVerifier() is { Kind: VerifierKind.Llm } judge) llms.Get(judge.Endpoint);
             new Reasoning.Search.SearchOptions { MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts }.Validate();
             if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });

@@ -2,13 +2,12 @@ using Hangfire;
 using Hangfire.Server;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Domain.Search;
+using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;
 using Microsoft.EntityFrameworkCore;
-using DataSearchStep = HuatuoAspire.Data.Entities.SearchStep;
-using DataStrategy = HuatuoAspire.Data.Entities.SearchStrategy;
-using SearchStep = HuatuoAspire.Reasoning.Search.SearchStep;
 
 namespace HuatuoAspire.Workers.Jobs;
 
@@ -79,7 +78,7 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
             await using (var db = await dbs.CreateDbContextAsync(ct))
                 problem = await db.VerifiableProblems.AsNoTracking().SingleAsync(p => p.Id == problemId, ct);
             var generator = llms.Get(parameters.Endpoint);
-            IAnswerVerifier verifier = parameters.Verifier == "rule" ? new RuleVerifier() : new LlmJudgeVerifier(llms.Get(parameters.JudgeEndpoint ?? parameters.Endpoint));
+            var verifier = await new AnswerVerifierFactory(llms).CreateAsync(parameters.ResolveVerifier(), ct);
             var search = new ReasoningPathSearch(generator, verifier, new SearchOptions
             {
                 MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts, EfficientSearch = parameters.EfficientSearch, Seed = parameters.Seed,
@@ -173,13 +172,14 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
             var index = 0;
             foreach (var step in group)
             {
-                attempt.Steps.Add(new DataSearchStep
+                attempt.Steps.Add(new SearchStep
                 {
                     StepIndex = index++,
                     Strategy = StrategyOf(step),
                     Prompt = step.Prompt,
                     RawOutput = string.Join("\n\n--- repair ---\n\n", step.RawOutputs),
-                    ParsedSteps = (step.ParsedSteps ?? []).Select(s => new Data.Entities.CotStep { Action = s.Action, Title = s.Title, Content = s.Content }).ToList(),
+                    // Copies: EF tracks owned JSON entities by reference, and one reply's steps may be shared by the trace.
+                    ParsedSteps = (step.ParsedSteps ?? []).Select(s => s with { }).ToList(),
                     Verdict = step.ParsedSteps is null ? VerifierVerdict.Unparseable
                         : step.Verdict is null ? null
                         : step.Verdict.IsCorrect ? VerifierVerdict.Correct : VerifierVerdict.Incorrect,
@@ -190,16 +190,16 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
         return trajectory;
     }
 
-    private static DataStrategy StrategyOf(SearchStep step) => step.Kind switch
+    private static SearchStrategy StrategyOf(SearchExchange step) => step.Kind switch
     {
-        SearchStepKind.InitialReasoning => DataStrategy.Init,
-        SearchStepKind.LabelGuided => DataStrategy.Correction,
+        SearchStepKind.InitialReasoning => SearchStrategy.Init,
+        SearchStepKind.LabelGuided => SearchStrategy.Correction,
         _ => step.Strategy switch
         {
-            "Backtracking" => DataStrategy.Backtracking,
-            "Exploring New Paths" => DataStrategy.ExploringNewPaths,
-            "Verification" => DataStrategy.Verification,
-            _ => DataStrategy.Correction,
+            "Backtracking" => SearchStrategy.Backtracking,
+            "Exploring New Paths" => SearchStrategy.ExploringNewPaths,
+            "Verification" => SearchStrategy.Verification,
+            _ => SearchStrategy.Correction,
         },
     };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HuatuoAspire.Domain.Verification;
 
 namespace HuatuoAspire.Workers.Jobs;
 
@@ -10,15 +11,36 @@ public sealed record SearchRunParameters
     /// <summary>The named LLM endpoint that writes the reasoning (Llm:Endpoints:&lt;name&gt;); null: the default
     /// endpoint (<c>Llm:DefaultEndpoint</c>, else our own inference service).</summary>
     public string? Endpoint { get; init; }
-    /// <summary>The LLM judge's endpoint; the generating endpoint when null.</summary>
+    /// <summary>The LLM judge's endpoint (the older field, kept: <c>llm:ENDPOINT</c> in <see cref="Verifier"/> says the same);
+    /// the generating endpoint when neither names one.</summary>
     public string? JudgeEndpoint { get; init; }
-    /// <summary>"llm" (LLM judge) or "rule" (RuleVerifier, no LLM).</summary>
+    /// <summary><c>rule</c> (RuleVerifier, no LLM), <c>llm</c> or <c>llm:ENDPOINT</c> (an LLM judge).</summary>
     public string Verifier { get; init; } = "llm";
     public int MaxDepth { get; init; } = 3;
     public int MaxAttempts { get; init; } = 3;
     public bool EfficientSearch { get; init; }
     public int Seed { get; init; } = 42;
     public int? Limit { get; init; }
+
+    /// <summary>
+    /// The verifier these parameters name, with <see cref="JudgeEndpoint"/> folded in; an
+    /// <see cref="ArgumentException"/> when the verifier is malformed, a classifier, or contradicts the judge endpoint.
+    /// </summary>
+    public VerifierSpecification ResolveVerifier()
+    {
+        if (!VerifierSpecification.TryParse(Verifier, out var specification, out var error)) throw new ArgumentException(error);
+        return specification.Kind switch
+        {
+            VerifierKind.Classifier => throw new ArgumentException($"verifier '{Verifier}': the search verifies with rule or llm[:ENDPOINT], not a classifier."),
+            VerifierKind.Rule when JudgeEndpoint is not null =>
+                throw new ArgumentException($"judgeEndpoint '{JudgeEndpoint}' is given, but the verifier is rule (no judge); drop one of them."),
+            VerifierKind.Llm when specification.Endpoint is not null && JudgeEndpoint is not null &&
+                                  !string.Equals(specification.Endpoint, JudgeEndpoint, StringComparison.OrdinalIgnoreCase) =>
+                throw new ArgumentException($"verifier '{Verifier}' and judgeEndpoint '{JudgeEndpoint}' name different judges; give one."),
+            VerifierKind.Llm => VerifierSpecification.Llm(specification.Endpoint ?? JudgeEndpoint ?? Endpoint),
+            _ => specification,
+        };
+    }
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 /// <summary>
 /// Verifies an answer without an LLM: numbers with units and a tolerance, then normalised text with medical

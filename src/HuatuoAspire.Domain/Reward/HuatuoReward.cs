@@ -1,10 +1,6 @@
-using HuatuoAspire.Domain;
-using HuatuoAspire.Reasoning.Verification;
+using HuatuoAspire.Domain.Verification;
 
-namespace HuatuoAspire.Training.Ppo;
-
-/// <summary>A scored response: the reward, whether the format held and whether the verifier accepted it.</summary>
-public sealed record RewardResult(double Reward, bool WellFormed, bool Correct, string Reason);
+namespace HuatuoAspire.Domain.Reward;
 
 /// <summary>
 /// The paper's reward: 0 unless the response has exactly one <c>## Thinking</c> and exactly one

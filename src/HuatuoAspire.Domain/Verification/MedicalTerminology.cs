@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 /// <summary>
 /// The curated abbreviation and synonym table (medical-synonyms.tsv, embedded). Every variant maps to one
@@ -95,7 +95,7 @@ public sealed class MedicalTerminology
 
     private static MedicalTerminology LoadEmbedded()
     {
-        const string name = "HuatuoAspire.Reasoning.Verification.medical-synonyms.tsv";
+        const string name = "HuatuoAspire.Domain.Verification.medical-synonyms.tsv";
         using var stream = typeof(MedicalTerminology).Assembly.GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"Embedded resource {name} is missing from the assembly.");
         using var reader = new StreamReader(stream);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 /// <summary>A number with an optional unit, converted to the base unit of its dimension for comparison.</summary>
 public sealed record Quantity(double Value, string? Unit, string? Dimension, double BaseValue)

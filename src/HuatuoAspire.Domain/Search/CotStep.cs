@@ -1,8 +1,7 @@
-using HuatuoAspire.Reasoning.Llm;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
-namespace HuatuoAspire.Reasoning.Search;
+namespace HuatuoAspire.Domain.Search;
 
 /// <summary>One step of a JSON chain of thought: "Inner Thinking" (with a title), "Final Conclusion" or "Verification".</summary>
 public sealed record CotStep(
@@ -13,14 +12,6 @@ public sealed record CotStep(
     public const string InnerThinking = "Inner Thinking";
     public const string FinalConclusion = "Final Conclusion";
     public const string Verification = "Verification";
-
-    public static readonly JsonSchemaFormat Schema = new("chain_of_thought", """
-        {"type":"object","properties":{"CoT":{"type":"array","items":{"type":"object","properties":{
-          "action":{"type":"string","enum":["Inner Thinking","Final Conclusion","Verification"]},
-          "title":{"type":"string"},"content":{"type":"string"}},
-          "required":["action","title","content"],"additionalProperties":false}}},
-         "required":["CoT"],"additionalProperties":false}
-        """);
 
     /// <summary>
     /// Reads {"CoT": [...]} and checks its shape: Inner Thinking steps, then Final Conclusion, then Verification last;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 /// <summary>
 /// Text normalisation for answer matching: Unicode folding, lower case, punctuation, articles and filler words,

@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Reasoning;
+namespace HuatuoAspire.Domain;
 
 /// <summary>Tokens and cost of one or more LLM calls; adds up across the calls of an item or a job.</summary>
 public sealed record LlmUsage(long InputTokens, long OutputTokens, decimal Cost, int Calls = 1)

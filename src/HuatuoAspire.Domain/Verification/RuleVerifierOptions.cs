@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Reasoning.Verification;
+namespace HuatuoAspire.Domain.Verification;
 
 public sealed record RuleVerifierOptions
 {

@@ -1,0 +1,32 @@
+using HuatuoAspire.Domain.Verification;
+using HuatuoAspire.Workers.Jobs;
+
+namespace HuatuoAspire.Workers.Tests;
+
+/// <summary>The search's older judgeEndpoint field folds into the one verifier specification.</summary>
+public sealed class SearchRunParametersTests
+{
+    [Theory]
+    [InlineData("rule", null, null, "rule")]
+    [InlineData("llm", null, null, "llm")]
+    [InlineData("llm", null, "writer", "llm:writer")]
+    [InlineData("llm", "judge", "writer", "llm:judge")]
+    [InlineData("llm:judge", null, "writer", "llm:judge")]
+    [InlineData("llm:judge", "judge", null, "llm:judge")]
+    public void TheVerifierIsTheJudgeNamedOnceElseTheGeneratingEndpoint(string verifier, string? judgeEndpoint, string? endpoint, string expected)
+    {
+        var parameters = new SearchRunParameters { Verifier = verifier, JudgeEndpoint = judgeEndpoint, Endpoint = endpoint };
+        Assert.Equal(VerifierSpecification.Parse(expected), parameters.ResolveVerifier());
+    }
+
+    [Theory]
+    [InlineData("rule", "judge", "drop one of them")]
+    [InlineData("llm:a", "b", "name different judges")]
+    [InlineData("classifier:/models/v", null, "not a classifier")]
+    [InlineData("judge", null, VerifierSpecification.Grammar)]
+    public void ContradictoryOrUnsupportedVerifiersAreRefusedWithTheReason(string verifier, string? judgeEndpoint, string reason)
+    {
+        var parameters = new SearchRunParameters { Verifier = verifier, JudgeEndpoint = judgeEndpoint };
+        Assert.Contains(reason, Assert.Throws<ArgumentException>(() => parameters.ResolveVerifier()).Message);
+    }
+}
