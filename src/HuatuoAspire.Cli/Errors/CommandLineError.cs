@@ -24,29 +24,41 @@ public sealed record CommandLineError(string Message, int ExitCode)
 {
     public static CommandLineError From(Exception exception, bool interrupted)
     {
-        var e = Unwrap(exception);
-        if (e is OperationCanceledException && interrupted) return new("interrupted", ExitCodes.Interrupted);
-        return e switch
+        var outermost = Unwrap(exception);
+        if (outermost is OperationCanceledException && interrupted) return new("interrupted", ExitCodes.Interrupted);
+        // A wrapper (EF Core's "transient failure", a library's InvalidOperationException) often holds the exception
+        // that says what happened: the first one in the chain we know decides.
+        for (Exception? e = outermost; e is not null; e = e.InnerException is { } inner ? Unwrap(inner) : null)
         {
-            // Our own exceptions carry a message written for the user.
-            LocalServerException => new(OneLine(e), ExitCodes.EnvironmentRefused),
-            LlmCallException => new(WithCause(e), ExitCodes.ServiceUnavailable),
-            LlmConfigurationException or BenchmarkFormatException or RecordFileException or TrainingDataException or RowFormatException
-                or ModelFormatException => new(OneLine(e), ExitCodes.BadInput),
-            BlobHashMismatchException => new(OneLine(e), ExitCodes.Failed),
-            // The usual suspects from the platform and the clients we use.
-            FileNotFoundException or DirectoryNotFoundException => new(OneLine(e), ExitCodes.BadInput),
-            ArgumentException or FormatException or JsonException or InvalidDataException => new(OneLine(e), ExitCodes.BadInput),
-            UnauthorizedAccessException => new($"permission denied: {OneLine(e)}", ExitCodes.EnvironmentRefused),
-            IOException => new(OneLine(e), ExitCodes.EnvironmentRefused),
-            Win32Exception => new($"could not start a program: {OneLine(e)}", ExitCodes.EnvironmentRefused),
-            NpgsqlException => new($"PostgreSQL: {WithCause(e)}", ExitCodes.ServiceUnavailable),
-            HttpRequestException or SocketException => new(WithCause(e), ExitCodes.ServiceUnavailable),
-            RequestFailedException => new($"blob storage: {OneLine(e)}", ExitCodes.ServiceUnavailable),
-            TimeoutException or OperationCanceledException => new($"timed out: {OneLine(e)}", ExitCodes.ServiceUnavailable),
-            _ => new($"{OneLine(e)} ({e.GetType().Name}; --verbose shows where)", ExitCodes.Failed),
-        };
+            if (Classify(e) is { } known) return known;
+        }
+        return outermost is InvalidOperationException
+            ? new(OneLine(outermost), ExitCodes.Failed) // our own refusals ("run `huatuo migrate` first") are written for the user
+            : new($"{OneLine(outermost)} ({outermost.GetType().Name}; --verbose shows where)", ExitCodes.Failed);
     }
+
+    private static CommandLineError? Classify(Exception e) => e switch
+    {
+        // Our own exceptions carry a message written for the user.
+        LocalServerException => new(OneLine(e), ExitCodes.EnvironmentRefused),
+        LlmCallException => new(WithCause(e), ExitCodes.ServiceUnavailable),
+        LlmConfigurationException or BenchmarkFormatException or RecordFileException or TrainingDataException or RowFormatException
+            or ModelFormatException => new(OneLine(e), ExitCodes.BadInput),
+        BlobHashMismatchException => new(OneLine(e), ExitCodes.Failed),
+        // The usual suspects from the platform and the clients we use.
+        FileNotFoundException or DirectoryNotFoundException => new(OneLine(e), ExitCodes.BadInput),
+        ArgumentException or FormatException or JsonException or InvalidDataException => new(OneLine(e), ExitCodes.BadInput),
+        UnauthorizedAccessException => new($"permission denied: {OneLine(e)}", ExitCodes.EnvironmentRefused),
+        IOException => new(OneLine(e), ExitCodes.EnvironmentRefused),
+        Win32Exception => new($"could not start a program: {OneLine(e)}", ExitCodes.EnvironmentRefused),
+        // The server answered with an error (a constraint, a missing table): reached, but the command failed.
+        PostgresException => new($"PostgreSQL: {OneLine(e)}", ExitCodes.Failed),
+        NpgsqlException => new($"PostgreSQL: {WithCause(e)}", ExitCodes.ServiceUnavailable),
+        HttpRequestException or SocketException => new(WithCause(e), ExitCodes.ServiceUnavailable),
+        RequestFailedException => new($"blob storage: {OneLine(e)}", ExitCodes.ServiceUnavailable),
+        TimeoutException or OperationCanceledException => new($"timed out: {OneLine(e)}", ExitCodes.ServiceUnavailable),
+        _ => null,
+    };
 
     /// <summary>Writes the line (and, with <paramref name="verbose"/>, the whole exception) and returns the exit code.</summary>
     public static int Report(Exception exception, bool interrupted, bool verbose, TextWriter stderr)
