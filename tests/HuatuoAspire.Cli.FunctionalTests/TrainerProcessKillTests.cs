@@ -66,19 +66,14 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
             id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
 
             // SIGKILL as soon as a checkpoint is in blob storage (recorded in the database after its upload).
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
+            var runId = id;
+            checkpointStep = (await Eventually.ReachesAsync(async () =>
             {
                 await using var db = Db();
-                if (await db.Checkpoints.Where(c => c.TrainingRunId == id).MaxAsync(c => (int?)c.Step) is { } step)
-                {
-                    first.Kill();
-                    checkpointStep = step;
-                    break;
-                }
-                Assert.True(DateTime.UtcNow < deadline, $"no checkpoint within 60 s\n{first.Output}");
-                await Task.Delay(25);
-            }
+                return await db.Checkpoints.Where(c => c.TrainingRunId == runId).MaxAsync(c => (int?)c.Step);
+            }, step => step is not null, TimeSpan.FromSeconds(60), "the first checkpoint in blob storage", TimeSpan.FromMilliseconds(25),
+                () => first.Output))!.Value;
+            first.Kill();
         }
         finally
         {
@@ -183,19 +178,18 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
         /// <summary>Until the trainer's job server answers healthy; fails with the process's output if it exits or takes too long.</summary>
         public async Task WaitUntilHealthyAsync(HttpClient client)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while (true)
+            async Task<bool> HealthyAsync()
             {
-                Assert.False(_process.HasExited, $"the trainer process exited with {(_process.HasExited ? _process.ExitCode : 0)}\n{Output}");
-                Assert.True(DateTime.UtcNow < deadline, $"the trainer did not answer healthy within 90 s\n{Output}");
                 try
                 {
                     using var response = await client.GetAsync("/health/trainer");
-                    if (response.IsSuccessStatusCode) return;
+                    return response.IsSuccessStatusCode;
                 }
-                catch (HttpRequestException) { } // not listening yet
-                await Task.Delay(250);
+                catch (HttpRequestException) { return false; } // not listening yet
             }
+            var healthy = await Eventually.ReachesAsync(HealthyAsync, answered => answered || _process.HasExited, TimeSpan.FromSeconds(90),
+                "the trainer to answer healthy", detail: () => Output);
+            Assert.True(healthy, $"the trainer process exited with {_process.ExitCode}\n{Output}");
         }
 
         private void Append(string? line)

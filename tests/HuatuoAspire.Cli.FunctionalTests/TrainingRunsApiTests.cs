@@ -36,13 +36,9 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
         var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
 
-        JsonObject run;
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(500);
-            run = (await client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!;
-        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var run = await Eventually.ReachesAsync(async () => (await client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!,
+            r => r["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(3), $"training run {id} to end",
+            TimeSpan.FromMilliseconds(500));
 
         Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         Assert.Equal(4, run["step"]!.GetValue<int>()); // 8 examples, 2 per optimizer step, 1 epoch
