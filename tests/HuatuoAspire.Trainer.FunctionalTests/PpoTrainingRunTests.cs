@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>
 /// PPO through the training worker: a run over the API from a policy in blob storage and prompts from a dataset in

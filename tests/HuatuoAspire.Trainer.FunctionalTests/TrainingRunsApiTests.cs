@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.LocalServers;
@@ -9,7 +10,7 @@ using HuatuoAspire.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>The training worker: a run is queued over the API, trained by the Hangfire job, recorded and checkpointed.</summary>
 [Collection(InfrastructureCollection.Name)]
