@@ -20,6 +20,8 @@ status=0
 crashed=()
 for project in tests/*/*.csproj; do
   name="$(basename "$project" .csproj)"
+  # The library the test projects share holds no tests.
+  [[ "$name" == HuatuoAspire.TestSupport ]] && continue
   echo "=== $name"
   # --blame-hang-timeout turns a hung test into a failure with a dump instead of a stalled CI run.
   dotnet test "$project" -c Release --no-build --nologo \

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using HuatuoAspire.Cli.Commands;
+using HuatuoAspire.Cli.Errors;
 
 namespace HuatuoAspire.Cli;
 
@@ -8,7 +9,7 @@ public static class Program
     public static Task<int> Main(string[] args) => RunAsync(args, CancellationToken.None);
 
     /// <summary>The command line with a token that stops it as Ctrl+C does (tests interrupt a command this way).</summary>
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         // Decode-heavy commands: libtorch's OpenMP threads wait passively so the decode kernel's workers get the cores
         // (must happen before libtorch loads; see OpenMpWaitPolicy for the figures).
@@ -17,6 +18,8 @@ public static class Program
             HuatuoAspire.Model.OpenMpWaitPolicy.PreferPassive();
         }
         var root = new RootCommand("huatuo: the HuatuoAspire command line (medical reasoning pipeline, training, serving).");
+        var verbose = new Option<bool>("--verbose") { Description = "On an error, also print its stack trace.", Recursive = true };
+        root.Options.Add(verbose);
         root.Subcommands.Add(UpCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
@@ -46,6 +49,20 @@ public static class Program
         root.Subcommands.Add(bench);
 
         // Ctrl+C cancels the command's token; give long-running commands time to stop servers and flush files.
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) }, cancellationToken);
+        // An exception that escapes a command is reported here as one line (CommandLineError), not as a stack trace.
+        var parse = root.Parse(args);
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(60),
+                EnableDefaultExceptionHandler = false,
+            }, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            var interrupted = cancellationToken.IsCancellationRequested || e is OperationCanceledException { CancellationToken.IsCancellationRequested: true };
+            return CommandLineError.Report(e, interrupted, parse.GetValue(verbose), Console.Error);
+        }
     }
 }

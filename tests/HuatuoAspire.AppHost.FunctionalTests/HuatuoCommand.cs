@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Reflection;
-using HuatuoAspire.LocalServers;
 
 namespace HuatuoAspire.AppHost.FunctionalTests;
 
@@ -9,9 +8,8 @@ internal static class HuatuoCommand
 {
     public static async Task<string> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var root = RepositoryRoot.TryFind() ?? throw new InvalidOperationException("The checkout's root was not found.");
         var configuration = typeof(HuatuoCommand).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var dll = Path.Combine(root, "src", "HuatuoAspire.Cli", "bin", configuration, "net10.0", "huatuo.dll");
+        var dll = Checkout.Path("src", "HuatuoAspire.Cli", "bin", configuration, "net10.0", "huatuo.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);

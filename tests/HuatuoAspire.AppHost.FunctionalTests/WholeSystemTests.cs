@@ -6,7 +6,6 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Azure.Storage.Blobs;
-using HuatuoAspire.LocalServers;
 using HuatuoAspire.ScriptedLlm;
 using HuatuoAspire.Data;
 using Microsoft.EntityFrameworkCore;
@@ -82,7 +81,7 @@ public sealed class WholeSystemTests
                 // Serve the run's checkpoint from blob storage, talk to it, and evaluate it.
                 var switched = await inference.PostAsJsonAsync("/admin/inference/model", new Dictionary<string, string> { ["blob_prefix"] = $"training/run-{run}/final" });
                 Assert.True(switched.IsSuccessStatusCode, await switched.Content.ReadAsStringAsync());
-                var served = await Poll.UntilAsync(() => inference.GetFromJsonAsync<JsonObject>("/v1/models")!,
+                var served = await Eventually.ReachesAsync(() => inference.GetFromJsonAsync<JsonObject>("/v1/models")!,
                     m => m!["data"]![0]!["owned_by"]!.GetValue<string>().Contains($"training_run-{run}_final", StringComparison.Ordinal),
                     TimeSpan.FromMinutes(1), "the checkpoint being served");
                 // Downloaded into the AppHost's data folder, not the service's working directory.
@@ -107,7 +106,7 @@ public sealed class WholeSystemTests
             }
 
             // Disposing the app stops every resource: nothing it started is left running.
-            await Poll.UntilAsync(() => Task.FromResult(ServiceProcesses.Find([.. markers])), p => p.Count == 0,
+            await Eventually.ReachesAsync(() => Task.FromResult(ServiceProcesses.Find([.. markers])), p => p.Count == 0,
                 TimeSpan.FromMinutes(1), "every process of the AppHost ending");
         }
         finally
@@ -153,7 +152,7 @@ public sealed class WholeSystemTests
 
     private static async Task ImportAsync(Dictionary<string, string> cli, string data)
     {
-        var demo = Path.Combine(RepositoryRoot.TryFind()!, "..", "shared", "data", "huatuo", "demo_data.json");
+        var demo = SharedData.DemoFile;
         await HuatuoCommand.RunAsync(cli, "import", demo, "--format", "demo", "--dataset", "demo");
         var mcq = Path.Combine(data, "medqa.jsonl");
         await File.WriteAllLinesAsync(mcq, Enumerable.Range(1, 3).Select(i => JsonSerializer.Serialize(new
@@ -171,7 +170,7 @@ public sealed class WholeSystemTests
         var started = await workers.PostAsJsonAsync(route, body);
         Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
         var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        return (await Poll.UntilAsync(() => workers.GetFromJsonAsync<JsonObject>($"api/pipeline-runs/{id}"),
+        return (await Eventually.ReachesAsync(() => workers.GetFromJsonAsync<JsonObject>($"api/pipeline-runs/{id}"),
             r => r!["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(3), $"{route} run {id} ending"))!;
     }
 
@@ -184,7 +183,7 @@ public sealed class WholeSystemTests
         });
         Assert.True(start.StatusCode == HttpStatusCode.Accepted, await start.Content.ReadAsStringAsync());
         var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        var run = await Poll.UntilAsync(() => trainer.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"),
+        var run = await Eventually.ReachesAsync(() => trainer.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"),
             r => r!["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(4), $"training run {id} ending");
         Assert.True(run!["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         Assert.Equal(3, run["step"]!.GetValue<int>()); // 3 examples, 1 per optimizer step, 1 epoch
@@ -193,7 +192,7 @@ public sealed class WholeSystemTests
 
     private static async Task<JsonObject> EvaluateAsync(HttpClient workers)
     {
-        var benchmark = Path.Combine(RepositoryRoot.TryFind()!, "tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
+        var benchmark = Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
         using var form = new MultipartFormDataContent
         {
             { new ByteArrayContent(await File.ReadAllBytesAsync(benchmark)), "file", "sample_benchmarks.json" },
@@ -203,7 +202,7 @@ public sealed class WholeSystemTests
         var started = await workers.PostAsync("api/evaluation-runs", form);
         Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
         var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        var run = await Poll.UntilAsync(() => workers.GetFromJsonAsync<JsonObject>($"api/evaluation-runs/{id}"),
+        var run = await Eventually.ReachesAsync(() => workers.GetFromJsonAsync<JsonObject>($"api/evaluation-runs/{id}"),
             r => r!["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(3), $"evaluation run {id} ending");
         Assert.True(run!["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         return run;

@@ -1,4 +1,5 @@
 using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Data.Import;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -32,8 +33,15 @@ public sealed class RegistrationTests(InfrastructureFixture infra)
             Assert.Equal(0, await db.ExamQuestions.CountAsync());
             Assert.Equal(connectionString, db.Database.GetConnectionString());
         }
-        Assert.NotNull(host.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>());
-        Assert.NotNull(host.Services.GetRequiredService<DatasetImporter>());
+        // The factory and the importer work on the configured database: a question imported through them is counted there.
+        var questions = Path.Combine(infra.NewFolder("di"), "medqa.jsonl");
+        await File.WriteAllTextAsync(questions, """{"question": "Which vitamin deficiency causes scurvy?", "options": {"A": "Vitamin A", "B": "Vitamin C"}, "answer_idx": "B", "answer": "Vitamin C"}""" + "\n");
+        await host.Services.GetRequiredService<DatasetImporter>().ImportAsync(questions, new ImportOptions { Format = ImportFormat.MedQa });
+        await using (var fromFactory = await host.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
+        {
+            Assert.Equal(connectionString, fromFactory.Database.GetConnectionString());
+            Assert.Equal(1, await fromFactory.ExamQuestions.CountAsync());
+        }
 
         var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Healthy, health.Status);
@@ -60,7 +68,7 @@ public sealed class RegistrationTests(InfrastructureFixture infra)
         builder.Configuration["ConnectionStrings:huatuodb"] = "Host=127.0.0.1;Database=unused";
         builder.AddHuatuoData();
         using var host = builder.Build();
-        Assert.NotNull(host.Services.GetRequiredService<DatasetImporter>());
+        _ = host.Services.GetRequiredService<DatasetImporter>(); // resolves: importing needs no blob storage
         var error = Assert.Throws<InvalidOperationException>(() => host.Services.GetRequiredService<ArtifactStore>());
         Assert.Contains("ConnectionStrings__blobs", error.Message);
     }

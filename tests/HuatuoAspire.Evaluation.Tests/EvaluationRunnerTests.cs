@@ -11,7 +11,7 @@ public sealed class EvaluationRunnerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string SamplePath => Path.Combine(OpenAiNpmClientTests.RepositoryRoot(), "tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
+    private static string SamplePath => Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
 
     [Fact]
     public void SampleFileLoadsBothBenchmarksInOrder()

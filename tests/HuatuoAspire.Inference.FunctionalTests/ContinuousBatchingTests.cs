@@ -28,13 +28,13 @@ public sealed class ContinuousBatchingTests : IDisposable
         using (server.Decoder.HoldSteps())
         {
             running = server.PostChatAsync(Chat("first", 40));
-            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request to start");
             for (var i = 0; i < 4; i++)
             {
                 // Each waits in the queue before the next is sent, so arrival order is known.
                 var queuedBefore = server.Scheduler.QueuedCount;
                 waiting.Add(server.PostChatAsync(Chat($"waiting {i}", 3 + 5 * (3 - i))));
-                await WaitUntilAsync(() => server.Scheduler.QueuedCount > queuedBefore, $"request {i} was not queued");
+                await WaitUntilAsync(() => server.Scheduler.QueuedCount > queuedBefore, $"request {i} to be queued");
             }
         }
         Assert.Equal(200, (await running).Status);
@@ -56,9 +56,9 @@ public sealed class ContinuousBatchingTests : IDisposable
         {
             // Held, the first request keeps the only slot and the second keeps the only queue place until the third is refused.
             running = server.PostChatAsync(Chat("first", 60));
-            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request to start");
             queued = server.PostChatAsync(Chat("second", 3));
-            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request was not queued");
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request to be queued");
 
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
             {
@@ -86,20 +86,20 @@ public sealed class ContinuousBatchingTests : IDisposable
         using (server.Decoder.HoldSteps())
         {
             running = server.PostChatAsync(Chat("first", 80));
-            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request did not start");
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the first request to start");
 
             using (var leaving = new CancellationTokenSource())
             {
                 var gone = server.Http.PostAsync("/v1/chat/completions", System.Net.Http.Json.JsonContent.Create(Chat("second", 3)), leaving.Token);
-                await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request was not queued");
+                await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1, "the second request to be queued");
                 await leaving.CancelAsync();
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
             }
-            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 0, "the request that left still holds its queue place");
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 0, "the request that left to give up its queue place");
 
             // The place is free while the first request still runs (its steps are held): the next client is queued, not refused.
             third = server.PostChatAsync(Chat("third", 3));
-            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1 || third.IsCompleted, "the third request was neither queued nor answered");
+            await WaitUntilAsync(() => server.Scheduler.QueuedCount == 1 || third.IsCompleted, "the third request to be queued or answered");
             Assert.Equal(1, server.Scheduler.RunningCount);
         }
         Assert.Equal(200, (await third).Status);
@@ -120,11 +120,11 @@ public sealed class ContinuousBatchingTests : IDisposable
         {
             // Held, the request is still running on model A when the switch arrives, however slow the machine.
             inFlight = server.PostChatAsync(Chat("in flight", 40));
-            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the in-flight request did not start");
+            await WaitUntilAsync(() => server.Scheduler.RunningCount == 1, "the in-flight request to start");
             switching = server.Http.PostAsync("/admin/inference/model", System.Net.Http.Json.JsonContent.Create(
                 new { path = _folders.Create("b", replyB), model_id = "model-b" }));
             var loader = (HashChainModelLoader)server.Loader;
-            await WaitUntilAsync(() => { lock (loader.Decoders) return loader.Decoders.Count == 2; }, "model B was not loaded");
+            await WaitUntilAsync(() => { lock (loader.Decoders) return loader.Decoders.Count == 2; }, "model B to be loaded");
             Assert.False(first.Disposed);
         }
         using var switched = await switching;
@@ -148,12 +148,8 @@ public sealed class ContinuousBatchingTests : IDisposable
         Assert.Contains("/no/such/folder", await missing.Content.ReadAsStringAsync());
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition() && DateTime.UtcNow < deadline) await Task.Delay(5);
-        Assert.True(condition(), failure + " within 15 s");
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, string what) =>
+        Eventually.TrueAsync(condition, TimeSpan.FromSeconds(15), what, TimeSpan.FromMilliseconds(5));
 
     public void Dispose() => _folders.Dispose();
 }

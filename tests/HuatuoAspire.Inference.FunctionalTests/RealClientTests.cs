@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.SemanticKernel;
 using Microsoft.SemanticKernel.ChatCompletion;
@@ -45,24 +44,10 @@ public sealed class RealClientTests : IDisposable
     public async Task OfficialOpenAiNpmClientChatsAndStreams()
     {
         await using var server = await InferenceServer.StartAsync(_folders.Create("m", Reply), apiKey: "sk-npm");
-        var npmFolder = Path.Combine(ModelFolders.RepoRoot(), "tests", "npm");
-        Assert.True(Directory.Exists(Path.Combine(npmFolder, "node_modules", "openai")),
-            $"the openai npm package is missing in {npmFolder}/node_modules: run scripts/prerequisites.sh --tests");
-        var start = new ProcessStartInfo("node", ["--input-type=module", "--eval", ClientScript])
-        {
-            WorkingDirectory = npmFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["HUATUO_BASE_URL"] = server.ApiBase;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await node.WaitForExitAsync(timeout.Token);
-        Assert.True(node.ExitCode == 0, "node failed: " + await stderr);
+        NodeScript.RequirePackage("openai");
+        var stdout = await NodeScript.EvaluateModuleAsync(ClientScript, new Dictionary<string, string> { ["HUATUO_BASE_URL"] = server.ApiBase }, TimeSpan.FromSeconds(60));
 
-        var result = JsonNode.Parse(await stdout)!;
+        var result = JsonNode.Parse(stdout)!;
         Assert.Equal("test-model", result["models"]![0]!.GetValue<string>());
         Assert.Equal("The answer is C.", result["plain"]!["content"]!.GetValue<string>());
         Assert.Equal("Low hemoglobin means anemia.", result["plain"]!["reasoning_content"]!.GetValue<string>());

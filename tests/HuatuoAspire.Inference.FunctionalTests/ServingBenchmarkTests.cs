@@ -20,9 +20,10 @@ public sealed class ServingBenchmarkTests : IDisposable
         using (server.Decoder.HoldSteps())
         {
             run = benchmark.RunAsync(concurrency: 3, requestsPerClient: 2, maxTokens: 10, CancellationToken.None);
-            var deadline = DateTime.UtcNow.AddSeconds(15);
-            while (!(server.Scheduler.RunningCount == 1 && server.Scheduler.QueuedCount >= 1) && DateTime.UtcNow < deadline) await Task.Delay(5);
-            Assert.True(server.Scheduler.QueuedCount >= 1, "no second request waited behind the first within 15 s");
+            await Eventually.ReachesAsync(() => Task.FromResult((Running: server.Scheduler.RunningCount, Queued: server.Scheduler.QueuedCount)),
+                counts => counts is { Running: 1, Queued: >= 1 }, TimeSpan.FromSeconds(15), "a second request to wait behind the first",
+                TimeSpan.FromMilliseconds(5));
+            Assert.True(server.Scheduler.QueuedCount >= 1, "no second request waited behind the first");
         }
         var result = await run;
 

@@ -14,17 +14,7 @@ public static class BicepTemplate
         return (code, stdout + stderr);
     });
 
-    public static string MainBicep => Path.Combine(RepositoryRoot, "infra", "main.bicep");
-
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var root = AppContext.BaseDirectory;
-            while (!File.Exists(Path.Combine(root, "HuatuoAspire.sln"))) root = Path.GetDirectoryName(root)!;
-            return root;
-        }
-    }
+    public static string MainBicep => Checkout.Path("infra", "main.bicep");
 
     /// <summary>What `bicep build` printed (warnings and errors go to standard error).</summary>
     public static string BuildOutput => Built.Value.Output;

@@ -78,7 +78,7 @@ public sealed class DeployedContainer : IAsyncDisposable
     {
         var repository = image[(image.LastIndexOf('/') + 1)..image.LastIndexOf(':')];
         var configuration = typeof(DeployedContainer).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Configuration").Value!;
-        foreach (var project in Directory.EnumerateFiles(Path.Combine(BicepTemplate.RepositoryRoot, "src"), "*.csproj", SearchOption.AllDirectories))
+        foreach (var project in Directory.EnumerateFiles(Checkout.Path("src"), "*.csproj", SearchOption.AllDirectories))
         {
             var xml = XDocument.Load(project);
             if (xml.Descendants("ContainerRepository").FirstOrDefault()?.Value != repository) continue;

@@ -128,24 +128,21 @@ public sealed class ServiceEntryPointTests(DeployedEnvironmentFixture fixture) :
     }
 
     /// <summary>Polls /health until it answers 200, the process exits, or the start timeout passes.</summary>
-    private static async Task<(HttpStatusCode? Status, string Body)> WaitForHealthAsync(HttpClient client, DeployedContainer container)
+    private static Task<(HttpStatusCode? Status, string Body)> WaitForHealthAsync(HttpClient client, DeployedContainer container)
     {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        (HttpStatusCode? Status, string Body) last = (null, "no answer");
-        while (DateTime.UtcNow < deadline && !container.HasExited)
+        async Task<(HttpStatusCode? Status, string Body)> ReadAsync()
         {
             try
             {
                 using var response = await client.GetAsync("/health");
-                last = (response.StatusCode, await response.Content.ReadAsStringAsync());
-                if (response.StatusCode == HttpStatusCode.OK) return last;
+                return (response.StatusCode, await response.Content.ReadAsStringAsync());
             }
             catch (HttpRequestException e)
             {
-                last = (null, e.Message);
+                return (null, e.Message);
             }
-            await Task.Delay(250);
         }
-        return last;
+        return Eventually.ReachesAsync(ReadAsync, last => last.Status == HttpStatusCode.OK || container.HasExited, StartTimeout,
+            "/health to answer 200 (or the process to exit)", detail: () => container.Output);
     }
 }

@@ -165,8 +165,8 @@ public sealed class LlmEndpointTests
         using var cancel = new CancellationTokenSource();
         // Cancelled once the call is waiting on the server (a fixed 200 ms could fire before the request was even sent).
         var call = endpoint.CompleteAsync(Ask(), cancel.Token);
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (server.CurrentConcurrentRequests == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await Eventually.TrueAsync(() => server.CurrentConcurrentRequests > 0, TimeSpan.FromSeconds(15),
+            "the call to wait on the server", TimeSpan.FromMilliseconds(20));
         Assert.Equal(1, server.CurrentConcurrentRequests);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);

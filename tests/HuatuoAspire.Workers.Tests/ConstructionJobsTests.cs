@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace HuatuoAspire.Workers.Tests;
 
 [Collection(PostgresCollection.Name)]
-public sealed class ConstructionJobsTests(PostgresFixture fixture)
+public sealed class ConstructionJobsTests(InfrastructureFixture fixture)
 {
     /// <summary>Filter says Pass unless the question mentions "simple"; the rewrite keeps the answer.</summary>
     private static ScriptedReply Answer(RecordedRequest request)

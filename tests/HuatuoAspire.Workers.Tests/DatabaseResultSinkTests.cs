@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace HuatuoAspire.Workers.Tests;
 
 [Collection(PostgresCollection.Name)]
-public sealed class DatabaseResultSinkTests(PostgresFixture fixture)
+public sealed class DatabaseResultSinkTests(InfrastructureFixture fixture)
 {
     private static BenchmarkQuestion Question(string benchmark, int index, string answer) =>
         new(benchmark, index, $"Question {benchmark} {index}?",

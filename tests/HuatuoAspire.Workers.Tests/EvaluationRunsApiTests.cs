@@ -14,7 +14,7 @@ namespace HuatuoAspire.Workers.Tests;
 
 /// <summary>Evaluation runs through the workers' HTTP API, worked off by a real Hangfire server on PostgreSQL.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class EvaluationRunsApiTests(PostgresFixture fixture)
+public sealed class EvaluationRunsApiTests(InfrastructureFixture fixture)
 {
     private static readonly string[] Answers = ["A", "B", "C", "A", "B", "C"];
 
@@ -50,17 +50,9 @@ public sealed class EvaluationRunsApiTests(PostgresFixture fixture)
         return app;
     }
 
-    private static async Task<EvaluationRunsApi.EvaluationRunView> WaitAsync(HttpClient http, long id, Func<EvaluationRunsApi.EvaluationRunView, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        EvaluationRunsApi.EvaluationRunView run;
-        do
-        {
-            await Task.Delay(200);
-            run = (await http.GetFromJsonAsync<EvaluationRunsApi.EvaluationRunView>($"api/evaluation-runs/{id}"))!;
-        } while (!done(run) && DateTime.UtcNow < deadline);
-        return run;
-    }
+    private static Task<EvaluationRunsApi.EvaluationRunView> WaitAsync(HttpClient http, long id, Func<EvaluationRunsApi.EvaluationRunView, bool> done) =>
+        Eventually.ReachesAsync(async () => (await http.GetFromJsonAsync<EvaluationRunsApi.EvaluationRunView>($"api/evaluation-runs/{id}"))!,
+            done, TimeSpan.FromSeconds(60), $"evaluation run {id} to reach the awaited state");
 
     [Fact]
     public async Task AnEvaluationRunIsWorkedOffStoresEveryAnswerAndAReRunAsksOnlyTheFailedQuestion()
@@ -157,14 +149,11 @@ public sealed class EvaluationRunsApiTests(PostgresFixture fixture)
         // The job notices within its poll interval (2 s) and stops asking. Its end is the benchmark's run leaving
         // Running, which only the job does (Cancelled when it stopped, Succeeded had it asked all 40): waiting for that
         // instead of a fixed 3.5 s keeps a slow machine from passing for a job that does not stop.
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        RunStatus benchmarkStatus;
-        do
+        var benchmarkStatus = await Eventually.ReachesAsync(async () =>
         {
-            await Task.Delay(200);
             await using var db = await dbs.CreateDbContextAsync();
-            benchmarkStatus = (await db.EvaluationRuns.AsNoTracking().SingleAsync(r => r.PipelineRunId == id)).Status;
-        } while (benchmarkStatus == RunStatus.Running && DateTime.UtcNow < deadline);
+            return (await db.EvaluationRuns.AsNoTracking().SingleAsync(r => r.PipelineRunId == id)).Status;
+        }, status => status != RunStatus.Running, TimeSpan.FromSeconds(60), "the benchmark's run to leave Running");
         Assert.Equal(RunStatus.Cancelled, benchmarkStatus);
         var requests = llm.Requests.Count;
         await Task.Delay(TimeSpan.FromSeconds(1.5));

@@ -16,7 +16,7 @@ namespace HuatuoAspire.Workers.Tests;
 
 /// <summary>A pipeline run always ends, whatever its items' model outputs hold and however their jobs end.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class RunEndingTests(PostgresFixture fixture)
+public sealed class RunEndingTests(InfrastructureFixture fixture)
 {
     private const string Question = "A traveller back from Kenya has vivax malaria on smear. Which drug clears the dormant liver stage?";
 

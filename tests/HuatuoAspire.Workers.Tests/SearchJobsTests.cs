@@ -16,7 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace HuatuoAspire.Workers.Tests;
 
 [Collection(PostgresCollection.Name)]
-public sealed class SearchJobsTests(PostgresFixture fixture)
+public sealed class SearchJobsTests(InfrastructureFixture fixture)
 {
     private static string Cot(string conclusion, bool refinement = false) => JsonSerializer.Serialize(new
     {
@@ -198,8 +198,8 @@ public sealed class SearchJobsTests(PostgresFixture fixture)
 
         var running = jobs.SearchProblemAsync(runId, (long)first[1]!, null, CancellationToken.None);
         // Cancelled once the item waits on its first LLM answer (a fixed 300 ms could cancel before it asked anything).
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (server.CurrentConcurrentRequests == 0 && !running.IsCompleted && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await Eventually.TrueAsync(() => server.CurrentConcurrentRequests > 0 || running.IsCompleted, TimeSpan.FromSeconds(30),
+            "the item to ask its first LLM question", TimeSpan.FromMilliseconds(20));
         Assert.Equal(1, server.CurrentConcurrentRequests);
         await jobs.CancelRunAsync(runId);
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
@@ -236,14 +236,11 @@ public sealed class SearchJobsTests(PostgresFixture fixture)
         }, storage);
 
         var runId = await new SearchJobs(dbs, llms, client, NullLogger<SearchJobs>.Instance).StartRunAsync(new SearchRunParameters { Verifier = "rule" });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        PipelineRun run;
-        do
+        var run = await Eventually.ReachesAsync(async () =>
         {
-            await Task.Delay(250);
             await using var db = await dbs.CreateDbContextAsync();
-            run = await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == runId);
-        } while (run.Status == RunStatus.Running && DateTime.UtcNow < deadline);
+            return await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == runId);
+        }, r => r.Status != RunStatus.Running, TimeSpan.FromSeconds(60), $"search run {runId} to end on the Hangfire server");
 
         Assert.Equal((RunStatus.Succeeded, 3, 3), (run.Status, run.ItemsDone, run.ItemsSucceeded));
         await using var check = await dbs.CreateDbContextAsync();

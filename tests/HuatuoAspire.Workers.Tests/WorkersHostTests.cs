@@ -15,7 +15,7 @@ namespace HuatuoAspire.Workers.Tests;
 
 /// <summary>The workers service as it runs: AddWorkers/MapWorkers, a Hangfire server on PostgreSQL, the HTTP API.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class WorkersHostTests(PostgresFixture fixture)
+public sealed class WorkersHostTests(InfrastructureFixture fixture)
 {
     private static ScriptedReply Answer(RecordedRequest request)
     {
@@ -75,13 +75,8 @@ public sealed class WorkersHostTests(PostgresFixture fixture)
         var conflict = await http.PostAsJsonAsync("api/pipeline-runs/search", new { verifier = "rule" });
         Assert.True(conflict.StatusCode == HttpStatusCode.Conflict || (await http.GetFromJsonAsync<PipelineRunsApi.RunView>($"api/pipeline-runs/{id}"))!.Status == "Succeeded");
 
-        PipelineRunsApi.RunView run;
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        do
-        {
-            await Task.Delay(300);
-            run = (await http.GetFromJsonAsync<PipelineRunsApi.RunView>($"api/pipeline-runs/{id}"))!;
-        } while (run.Status == "Running" && DateTime.UtcNow < deadline);
+        var run = await Eventually.ReachesAsync(async () => (await http.GetFromJsonAsync<PipelineRunsApi.RunView>($"api/pipeline-runs/{id}"))!,
+            r => r.Status != "Running", TimeSpan.FromSeconds(90), $"search run {id} to end");
 
         Assert.Equal(("Succeeded", 4, 4, 4), (run.Status, run.ItemsTotal, run.ItemsDone, run.ItemsSucceeded));
         Assert.Equal(4 * 4, llm.Requests.Count); // initial chain, judge, reformat, final response per problem

@@ -93,24 +93,13 @@ public sealed class DataConnection : IAsyncDisposable
             : Task.FromResult<string?>(null);
 
     /// <summary>
-    /// Opens the connection, runs <paramref name="body"/>, and turns configuration and connection problems into a
-    /// one-line error and exit code 2 instead of a stack trace.
+    /// Opens the connection and runs <paramref name="body"/>. A configuration or connection problem escapes to
+    /// CommandLineError, which says it in one line with its exit code (5 when PostgreSQL cannot be reached).
     /// </summary>
     public static async Task<int> RunAsync(ParseResult parse, CancellationToken ct, Func<DataConnection, Task<int>> body)
     {
-        try
-        {
-            await using var data = await OpenAsync(parse, ct);
-            return await body(data);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or NpgsqlException or DbUpdateException or LocalServerException)
-        {
-            var message = ex.Message;
-            // EF wraps connection failures ("likely due to a transient failure"): the inner message says what happened.
-            for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException) message += " — " + inner.Message;
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {message}");
-            return 2;
-        }
+        await using var data = await OpenAsync(parse, ct);
+        return await body(data);
     }
 
     /// <summary>Fails with a clear message when the schema is behind the code: only `huatuo migrate` changes it.</summary>

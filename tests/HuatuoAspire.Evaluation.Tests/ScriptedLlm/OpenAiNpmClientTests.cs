@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using HuatuoAspire.ScriptedLlm;
 
@@ -37,26 +36,10 @@ public sealed class OpenAiNpmClientTests
             _ => ScriptedReply.RateLimited(TimeSpan.FromSeconds(3)),
         });
 
-        var npmFolder = Path.Combine(RepositoryRoot(), "tests", "npm");
-        Assert.True(Directory.Exists(Path.Combine(npmFolder, "node_modules", "openai")),
-            $"the openai npm package is missing in {npmFolder}/node_modules: run scripts/prerequisites.sh --tests");
+        NodeScript.RequirePackage("openai");
+        var stdout = await NodeScript.EvaluateModuleAsync(ClientScript, new Dictionary<string, string> { ["SCRIPTED_BASE_URL"] = server.BaseUrl }, TimeSpan.FromSeconds(60));
 
-        // --input-type=module with --eval resolves 'openai' from the working directory's node_modules.
-        var start = new ProcessStartInfo("node", ["--input-type=module", "--eval", ClientScript])
-        {
-            WorkingDirectory = npmFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["SCRIPTED_BASE_URL"] = server.BaseUrl;
-        using var node = Process.Start(start)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await node.WaitForExitAsync(timeout.Token);
-        Assert.True(node.ExitCode == 0, "node failed: " + await stderr);
-
-        var result = JsonNode.Parse(await stdout)!;
+        var result = JsonNode.Parse(stdout)!;
         Assert.Equal("plain answer", result["plain"]!.GetValue<string>());
         Assert.Equal(5, result["usage"]!["total_tokens"]!.GetValue<int>());
         Assert.Equal("streamed answer here", result["text"]!.GetValue<string>());
@@ -71,18 +54,5 @@ public sealed class OpenAiNpmClientTests
         Assert.Equal(16, requests[0].MaxTokens);
         Assert.Equal(7, requests[0].Seed);
         Assert.True(requests[1].Stream);
-    }
-
-    internal static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "HuatuoAspire.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("HuatuoAspire.sln not found above " + AppContext.BaseDirectory);
     }
 }

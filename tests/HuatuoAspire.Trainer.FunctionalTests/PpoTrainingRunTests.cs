@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>
 /// PPO through the training worker: a run over the API from a policy in blob storage and prompts from a dataset in
@@ -287,17 +287,9 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             return names;
         }
 
-        public async Task<JsonObject> WaitForEndAsync(long id)
-        {
-            JsonObject run;
-            var deadline = DateTime.UtcNow.AddMinutes(3);
-            do
-            {
-                await Task.Delay(300);
-                run = (await Client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!;
-            } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
-            return run;
-        }
+        public Task<JsonObject> WaitForEndAsync(long id) =>
+            Eventually.ReachesAsync(async () => (await Client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!,
+                run => run["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(3), $"training run {id} to end");
 
         public async ValueTask DisposeAsync()
         {

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
@@ -13,7 +14,7 @@ using HuatuoAspire.Training.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>
 /// The "kill the trainer process mid-run and start it again": the real trainer (<c>huatuo up --services
@@ -66,19 +67,14 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
             id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
 
             // SIGKILL as soon as a checkpoint is in blob storage (recorded in the database after its upload).
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
+            var runId = id;
+            checkpointStep = (await Eventually.ReachesAsync(async () =>
             {
                 await using var db = Db();
-                if (await db.Checkpoints.Where(c => c.TrainingRunId == id).MaxAsync(c => (int?)c.Step) is { } step)
-                {
-                    first.Kill();
-                    checkpointStep = step;
-                    break;
-                }
-                Assert.True(DateTime.UtcNow < deadline, $"no checkpoint within 60 s\n{first.Output}");
-                await Task.Delay(25);
-            }
+                return await db.Checkpoints.Where(c => c.TrainingRunId == runId).MaxAsync(c => (int?)c.Step);
+            }, step => step is not null, TimeSpan.FromSeconds(60), "the first checkpoint in blob storage", TimeSpan.FromMilliseconds(25),
+                () => first.Output))!.Value;
+            first.Kill();
         }
         finally
         {
@@ -183,19 +179,18 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
         /// <summary>Until the trainer's job server answers healthy; fails with the process's output if it exits or takes too long.</summary>
         public async Task WaitUntilHealthyAsync(HttpClient client)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while (true)
+            async Task<bool> HealthyAsync()
             {
-                Assert.False(_process.HasExited, $"the trainer process exited with {(_process.HasExited ? _process.ExitCode : 0)}\n{Output}");
-                Assert.True(DateTime.UtcNow < deadline, $"the trainer did not answer healthy within 90 s\n{Output}");
                 try
                 {
                     using var response = await client.GetAsync("/health/trainer");
-                    if (response.IsSuccessStatusCode) return;
+                    return response.IsSuccessStatusCode;
                 }
-                catch (HttpRequestException) { } // not listening yet
-                await Task.Delay(250);
+                catch (HttpRequestException) { return false; } // not listening yet
             }
+            var healthy = await Eventually.ReachesAsync(HealthyAsync, answered => answered || _process.HasExited, TimeSpan.FromSeconds(90),
+                "the trainer to answer healthy", detail: () => Output);
+            Assert.True(healthy, healthy ? "" : $"the trainer process exited with {_process.ExitCode}\n{Output}");
         }
 
         private void Append(string? line)

@@ -1,9 +1,9 @@
 using System.Net;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.TestSupport;
 
 /// <summary>Waits for a health endpoint of a started host, as a client of the real system would.</summary>
-internal static class HostHealth
+public static class HostHealth
 {
     /// <summary>
     /// Polls <paramref name="path"/> until it answers 200 or <paramref name="timeout"/> passes, and returns the last answer.
@@ -13,13 +13,19 @@ internal static class HostHealth
     public static async Task<(HttpStatusCode Status, string Body)> WaitForHealthyAsync(
         HttpClient client, string path, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
-        while (true)
+        async Task<(HttpStatusCode Status, string Body)> ReadAsync()
         {
             using var response = await client.GetAsync(path);
-            var body = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK || DateTime.UtcNow > deadline) return (response.StatusCode, body);
-            await Task.Delay(250);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+        try
+        {
+            return await Eventually.ReachesAsync(ReadAsync, answer => answer.Status == HttpStatusCode.OK, timeout ?? TimeSpan.FromSeconds(60), $"{path} to answer 200");
+        }
+        catch (TimeoutException)
+        {
+            // Callers assert on the last answer, whose body says why the service is not healthy.
+            return await ReadAsync();
         }
     }
 }

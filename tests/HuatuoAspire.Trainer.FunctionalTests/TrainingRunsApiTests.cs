@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.LocalServers;
@@ -9,7 +10,7 @@ using HuatuoAspire.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>The training worker: a run is queued over the API, trained by the Hangfire job, recorded and checkpointed.</summary>
 [Collection(InfrastructureCollection.Name)]
@@ -36,13 +37,9 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
         var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
 
-        JsonObject run;
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(500);
-            run = (await client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!;
-        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var run = await Eventually.ReachesAsync(async () => (await client.GetFromJsonAsync<JsonObject>($"/api/training-runs/{id}"))!,
+            r => r["status"]!.GetValue<string>() is not ("Queued" or "Running"), TimeSpan.FromMinutes(3), $"training run {id} to end",
+            TimeSpan.FromMilliseconds(500));
 
         Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         Assert.Equal(4, run["step"]!.GetValue<int>()); // 8 examples, 2 per optimizer step, 1 epoch
