@@ -30,17 +30,20 @@ public static class DashboardServiceExtensions
         builder.Services.AddSingleton<Services.ServiceApis>();
         builder.Services.AddSingleton<Services.TrainingMetricsReader>();
         builder.Services.AddSingleton<Services.ServedModelClient>();
+        builder.Services.AddSingleton<Services.UploadLimit>();
         return builder;
     }
 
     public static WebApplication MapDashboard(this WebApplication app)
     {
+        Services.UploadLimit.UseUploadLimit(app, "/data");
         app.UseStaticFiles();
         app.UseAntiforgery();
         // The service defaults send one Content-Security-Policy (frame-ancestors 'none'); Blazor's own second one
         // ("frame-ancestors 'self'") would only loosen it, so it is off.
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         app.MapAdminSignOut();
+        app.MapDatasetExport();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "HuatuoAspire jobs",

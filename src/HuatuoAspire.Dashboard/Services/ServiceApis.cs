@@ -78,7 +78,7 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
     /// <summary>The useful part of an answer: a problem's detail or errors, an OpenAI-style error's message, else the body.</summary>
     private static string Describe(HttpResponseMessage response, string text)
     {
-        if (response.IsSuccessStatusCode) return "Done.";
+        if (response.IsSuccessStatusCode) return Uploaded(text) ?? "Done.";
         try
         {
             using var json = JsonDocument.Parse(text);
@@ -96,6 +96,22 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
         {
         }
         return text.Length > 0 ? text : $"{(int)response.StatusCode} {response.ReasonPhrase}";
+    }
+
+    /// <summary>An upload's answer: where the blobs now are, as the training forms take it.</summary>
+    private static string? Uploaded(string text)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            var root = json.RootElement;
+            return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("reference", out var reference) && root.TryGetProperty("blobs", out var blobs)
+                ? $"Uploaded {blobs.GetInt32()} blob(s) with their SHA-256: use {reference.GetString()}." : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static long? IdOf(string text)
