@@ -194,7 +194,10 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         Assert.Contains("<td id=\"succeeded\">3</td>", page);
         Assert.Contains("<td id=\"failed\">1</td>", page);
         Assert.Contains("id=\"form-cancel-run\"", page);
-        Assert.Contains("<meta http-equiv=\"refresh\" content=\"5\"", page); // an active run's page reloads itself
+        // The progress is live over the circuit: the page carries Blazor's script and no longer reloads itself.
+        Assert.Contains("_framework/blazor.web.js", page);
+        Assert.DoesNotContain("http-equiv=\"refresh\"", page);
+        Assert.DoesNotContain("id=\"run-traces\"", page); // no Aspire dashboard here
 
         var cancelled = await host.Browser.PostAsync($"/runs/{id}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
