@@ -103,7 +103,8 @@ public sealed partial class EvaluationDashboardTests
         var live = browser.Render<HuatuoAspire.Dashboard.Components.Runs.LivePipelineRun>(p => p
             .Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(200))
             .Add(c => c.TraceLink, "http://localhost:15080/traces/resource/workers"));
-        Assert.Equal("0 / 3", live.Find("#items-done").TextContent);
+        // The first read is asynchronous: the run appears once it is back.
+        live.WaitForAssertion(() => Assert.Equal("0 / 3", live.Find("#items-done").TextContent), TimeSpan.FromSeconds(30));
         Assert.Equal("http://localhost:15080/traces/resource/workers", live.Find("#run-traces").GetAttribute("href"));
         live.WaitForAssertion(() => Assert.Equal("yes", live.Find("#live-run").GetAttribute("data-live")));
 

@@ -180,6 +180,9 @@ public sealed partial class EvaluationDashboardTests
         var trajectory = WebUtility.HtmlDecode(await host.Browser.GetStringAsync(
             System.Text.RegularExpressions.Regex.Match(failed, "href=\"(/trajectories/\\d+)\"").Groups[1].Value));
         Assert.Contains("<h2>Attempt 1 ✗</h2>", trajectory);
+        // The attempt's strategy sequence as a timeline, each entry linked to its step.
+        Assert.Contains("id=\"timeline-1\"", trajectory);
+        Assert.Contains("href=\"#step-1-", trajectory);
         Assert.DoesNotContain("Attempt 2", trajectory);
     }
 
