@@ -63,6 +63,9 @@ var dashboard = builder.AddProject<Projects.HuatuoAspire_Dashboard>(ServiceNames
     .WithReference(trainer)
     .WithReference(inference)
     .AnnouncesUrlsWhenReady(inference);
+// The run pages link to the traces in the Aspire dashboard, whose address is this AppHost's own URL.
+if (builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0] is { Length: > 0 } aspireDashboard)
+    dashboard.WithEnvironment("Dashboard__AspireDashboardUrl", aspireDashboard);
 
 builder.Build().Run();
 }

@@ -8,7 +8,6 @@ public static class ConnectionNames
 {
     public const string Database = "huatuodb";
     public const string Blobs = "blobs";
-    public const string InferenceService = "inference";
     public const string BlobContainer = "huatuo";
 }
 

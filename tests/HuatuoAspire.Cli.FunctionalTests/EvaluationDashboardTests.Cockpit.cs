@@ -82,6 +82,52 @@ public sealed partial class EvaluationDashboardTests
     }
 
     [Fact]
+    public async Task APipelineRunsProgressAndFailedItemsUpdateWithoutAReloadUntilItEnds()
+    {
+        await using var host = await StartAsync();
+        var dbs = host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>();
+        long id;
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            var run = new PipelineRun
+            {
+                Kind = PipelineRunKind.Construction, Parameters = "{}", Status = RunStatus.Running, ItemsTotal = 3, StartedAt = DateTime.UtcNow,
+            };
+            db.PipelineRuns.Add(run);
+            await db.SaveChangesAsync();
+            id = run.Id;
+        }
+
+        using var browser = new BunitContext();
+        browser.Services.AddSingleton(dbs);
+        var live = browser.Render<HuatuoAspire.Dashboard.Components.Runs.LivePipelineRun>(p => p
+            .Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(200))
+            .Add(c => c.TraceLink, "http://localhost:15080/traces/resource/workers"));
+        // The first read is asynchronous: the run appears once it is back.
+        live.WaitForAssertion(() => Assert.Equal("0 / 3", live.Find("#items-done").TextContent), TimeSpan.FromSeconds(30));
+        Assert.Equal("http://localhost:15080/traces/resource/workers", live.Find("#run-traces").GetAttribute("href"));
+        live.WaitForAssertion(() => Assert.Equal("yes", live.Find("#live-run").GetAttribute("data-live")));
+
+        // The workers advance the run: the same component instance shows it, heading included.
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.ItemsDone, 2).SetProperty(r => r.ItemsSucceeded, 1).SetProperty(r => r.ItemsFailed, 1));
+        }
+        live.WaitForAssertion(() => Assert.Equal(("2 / 3", "1"), (live.Find("#items-done").TextContent, live.Find("#failed").TextContent)), TimeSpan.FromSeconds(30));
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.ItemsDone, 3).SetProperty(r => r.ItemsSucceeded, 2).SetProperty(r => r.Status, RunStatus.Succeeded)
+                .SetProperty(r => r.FinishedAt, DateTime.UtcNow));
+        }
+        live.WaitForAssertion(() => Assert.Equal("Succeeded", live.Find("#live-run").GetAttribute("data-status")), TimeSpan.FromSeconds(30));
+        Assert.Contains("(Succeeded)", live.Find("#run-status").TextContent);
+        Assert.Equal("3 / 3", live.Find("#items-done").TextContent);
+        Assert.Contains("not working", live.Find("#live-run-state").TextContent);
+    }
+
+    [Fact]
     public async Task TheChatPlaygroundStreamsAnAnswerFromTheServedTinyModelWithItsTokenCounts()
     {
         await using var host = await StartAsync();

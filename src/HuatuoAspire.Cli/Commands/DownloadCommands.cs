@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Trainer.Uploads;
 using Spectre.Console;
 
 namespace HuatuoAspire.Cli.Commands;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Azure;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Trainer.Uploads;
 using HuatuoAspire.Training.Data;
 using Spectre.Console;
 
@@ -29,22 +30,9 @@ public static class UploadCommands
         var command = new Command("model", "Upload a model folder as blobs PREFIX/<relative path>.") { from, to, overwrite, BlobConnection.Option };
         command.SetAction((parse, ct) => RunAsync(async () =>
         {
-            var folder = parse.GetValue(from)!;
             var target = BlobReference.Parse(parse.GetValue(to)!);
-            if (!folder.Exists) throw new InvalidOperationException($"--from {folder.FullName} does not exist.");
-            if (!File.Exists(Path.Combine(folder.FullName, "config.json")))
-                throw new InvalidOperationException($"{folder.FullName} is not a Hugging Face model folder: it has no config.json.");
-            if (!folder.EnumerateFiles("*.safetensors", SearchOption.TopDirectoryOnly).Any())
-                throw new InvalidOperationException($"{folder.FullName} has no *.safetensors weights (pytorch_model.bin is not read by this project).");
-
-            var store = BlobConnection.OpenStore(parse);
-            var existing = await ExistingAsync(store, target.Name + "/", ct);
-            RefuseToReplace(existing, target, parse.GetValue(overwrite));
-            var uploaded = await store.UploadFolderAsync(folder.FullName, target.Name, ct);
-            // Blobs of an earlier upload that this folder no longer has (a shard count that changed) would be served too.
-            var stale = existing.Except(uploaded.Select(b => b.Name), StringComparer.Ordinal).ToList();
-            foreach (var name in stale) await store.DeleteAsync(name, ct);
-            Report(uploaded, target, stale.Count);
+            var result = await TrainingUploads.UploadModelAsync(BlobConnection.OpenStore(parse), parse.GetValue(from)!.FullName, target, parse.GetValue(overwrite), ct);
+            Report(result);
         }));
         return command;
     }
@@ -59,42 +47,20 @@ public static class UploadCommands
         var command = new Command("data", "Upload a training data file as one blob.") { from, to, kind, overwrite, BlobConnection.Option };
         command.SetAction((parse, ct) => RunAsync(async () =>
         {
-            var file = parse.GetValue(from)!;
             var target = BlobReference.Parse(parse.GetValue(to)!);
-            if (!file.Exists) throw new InvalidOperationException($"--from {file.FullName} does not exist or is not a file.");
-            if (file.Length == 0) throw new InvalidOperationException($"{file.FullName} is empty.");
-            // The trainer reads the file only when the run starts, on a GPU: a record it cannot read fails here instead.
-            _ = parse.GetValue(kind) == "ppo" ? TrainingDataFile.ReadPpo(file.FullName).Count : TrainingDataFile.ReadSft(file.FullName).Count;
-
-            var store = BlobConnection.OpenStore(parse);
-            var existing = await ExistingAsync(store, target.Name, ct);
-            RefuseToReplace(existing.Where(n => n == target.Name).ToList(), target, parse.GetValue(overwrite));
-            var uploaded = await store.UploadFileAsync(target.Name, file.FullName, ct);
-            Report([uploaded], target, 0);
+            var dataKind = parse.GetValue(kind) == "ppo" ? TrainingRunKind.Ppo : TrainingRunKind.Sft;
+            var result = await TrainingUploads.UploadDataAsync(BlobConnection.OpenStore(parse), parse.GetValue(from)!.FullName, dataKind, target, parse.GetValue(overwrite), ct);
+            Report(result);
         }));
         return command;
     }
 
-    private static async Task<List<string>> ExistingAsync(ArtifactStore store, string prefix, CancellationToken ct)
-    {
-        var names = new List<string>();
-        await foreach (var blob in store.ListAsync(prefix, ct)) names.Add(blob.Name);
-        return names;
-    }
-
-    private static void RefuseToReplace(IReadOnlyCollection<string> existing, BlobReference target, bool overwrite)
-    {
-        if (existing.Count > 0 && !overwrite)
-            throw new InvalidOperationException(
-                $"{target} already holds {existing.Count} blob(s) (a checkpoint of a training run lives under blob:training/...): nothing was uploaded; pass --overwrite to replace them.");
-    }
-
-    private static void Report(IReadOnlyList<StoredBlob> uploaded, BlobReference target, int deleted)
+    private static void Report(UploadResult result)
     {
         var table = new Table().AddColumns("blob", "bytes", "sha256");
-        foreach (var blob in uploaded) table.AddRow(Markup.Escape(blob.Name), blob.SizeBytes.ToString("N0"), blob.Sha256);
+        foreach (var blob in result.Uploaded) table.AddRow(Markup.Escape(blob.Name), blob.SizeBytes.ToString("N0"), blob.Sha256);
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"[green]Uploaded {uploaded.Count}[/] blob(s), {uploaded.Sum(b => b.SizeBytes):N0} bytes{(deleted > 0 ? $", deleted {deleted} stale" : "")}. Use it as [bold]{target}[/].");
+        AnsiConsole.MarkupLineInterpolated($"[green]Uploaded {result.Uploaded.Count}[/] blob(s), {result.Uploaded.Sum(b => b.SizeBytes):N0} bytes{(result.StaleDeleted > 0 ? $", deleted {result.StaleDeleted} stale" : "")}. Use it as [bold]{result.Target}[/].");
     }
 
     /// <summary>Bad input and unreachable storage are one line and exit code 2, not a stack trace.</summary>

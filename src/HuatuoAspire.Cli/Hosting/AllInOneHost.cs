@@ -13,7 +13,7 @@ namespace HuatuoAspire.Cli.Hosting;
 public sealed record AllInOneOptions(string DataDirectory, string Urls, string[] ExtraArgs, IReadOnlyCollection<string>? Services = null)
 {
     /// <summary>The services a host can run, in the order they are composed.</summary>
-    public static readonly IReadOnlyList<string> AllServices = ["workers", "trainer", "inference", "dashboard"];
+    public static readonly IReadOnlyList<string> AllServices = ServiceNames.All;
 
     public bool Runs(string service) => Services is null || Services.Contains(service, StringComparer.OrdinalIgnoreCase);
 }
@@ -77,7 +77,10 @@ public static class AllInOneHost
         // the pipeline's and evaluation's default LLM endpoint is our own inference service (as Aspire would announce it).
         // With --services, only what runs here is announced as here.
         if (options.Services is null) builder.Configuration["Dashboard:ServicesInProcess"] ??= "true";
-        if (options.Runs("inference") && OwnAddress(options.Urls) is { } own) builder.Configuration["services:inference:http:0"] ??= own;
+        // Every service that runs here is announced at our own address, as Aspire announces them (services__workers__http__0, …),
+        // so that `http://workers` and the rest resolve through service discovery.
+        if (OwnAddress(options.Urls) is { } own)
+            foreach (var service in ServiceNames.All.Where(options.Runs)) builder.Configuration[$"services:{service}:http:0"] ??= own;
 
         Compose(builder, options);
         var app = builder.Build();
@@ -91,20 +94,20 @@ public static class AllInOneHost
     public static void Compose(WebApplicationBuilder builder, AllInOneOptions? options = null)
     {
         builder.AddServiceDefaults();
-        if (options?.Runs("workers") ?? true) builder.AddWorkers();
-        if (options?.Runs("trainer") ?? true) builder.AddTrainer();
-        if (options?.Runs("inference") ?? true) builder.AddInference();
-        if (options?.Runs("dashboard") ?? true) builder.AddDashboard();
+        if (options?.Runs(ServiceNames.Workers) ?? true) builder.AddWorkers();
+        if (options?.Runs(ServiceNames.Trainer) ?? true) builder.AddTrainer();
+        if (options?.Runs(ServiceNames.Inference) ?? true) builder.AddInference();
+        if (options?.Runs(ServiceNames.Dashboard) ?? true) builder.AddDashboard();
     }
 
     /// <summary>Maps every chosen service's endpoints on one app.</summary>
     public static void Map(WebApplication app, AllInOneOptions? options = null)
     {
         app.MapDefaultEndpoints();
-        if (options?.Runs("workers") ?? true) app.MapWorkers();
-        if (options?.Runs("trainer") ?? true) app.MapTrainer();
-        if (options?.Runs("inference") ?? true) app.MapInference();
-        if (options?.Runs("dashboard") ?? true) app.MapDashboard();
+        if (options?.Runs(ServiceNames.Workers) ?? true) app.MapWorkers();
+        if (options?.Runs(ServiceNames.Trainer) ?? true) app.MapTrainer();
+        if (options?.Runs(ServiceNames.Inference) ?? true) app.MapInference();
+        if (options?.Runs(ServiceNames.Dashboard) ?? true) app.MapDashboard();
     }
 
     /// <summary>The first listening URL as this machine reaches it (any-address binds → loopback); null for port 0.</summary>
@@ -112,11 +115,8 @@ public static class AllInOneHost
     {
         var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
         if (first is null) return null;
-        var uri = new UriBuilder(first.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal));
-        if (uri.Port == 0) return null;
-        if (uri.Host is "0.0.0.0" or "localhost") uri.Host = "127.0.0.1";
-        if (uri.Host is "[::]" or "::") uri.Host = "[::1]";
-        return uri.Uri.GetLeftPart(UriPartial.Authority);
+        var uri = ListeningAddress.Reachable(first);
+        return uri.Port == 0 ? null : uri.GetLeftPart(UriPartial.Authority);
     }
 
     private static void PrintEndpoints(WebApplication app, AllInOneOptions options)
@@ -125,10 +125,11 @@ public static class AllInOneHost
         foreach (var address in app.Urls)
         {
             var baseUrl = address.TrimEnd('/');
-            if (options.Runs("dashboard")) table.AddRow("dashboard", $"{baseUrl}/");
-            if (options.Runs("dashboard")) table.AddRow("jobs (Hangfire)", $"{baseUrl}/hangfire");
-            if (options.Runs("inference")) table.AddRow("inference (OpenAI-compatible)", $"{baseUrl}/v1");
-            if (options.Runs("trainer")) table.AddRow("training runs (admin API)", $"{baseUrl}/api/training-runs");
+            if (options.Runs(ServiceNames.Dashboard)) table.AddRow("dashboard", $"{baseUrl}/");
+            if (options.Runs(ServiceNames.Dashboard)) table.AddRow("jobs (Hangfire)", $"{baseUrl}/hangfire");
+            if (options.Runs(ServiceNames.Inference)) table.AddRow("inference (OpenAI-compatible)", $"{baseUrl}/v1");
+            if (options.Runs(ServiceNames.Workers)) table.AddRow("pipeline and evaluation runs (admin API)", $"{baseUrl}/api/pipeline-runs, {baseUrl}/api/evaluation-runs");
+            if (options.Runs(ServiceNames.Trainer)) table.AddRow("training runs and uploads (admin API)", $"{baseUrl}/api/training-runs, {baseUrl}/api/uploads");
             table.AddRow("health", $"{baseUrl}/health");
         }
         AnsiConsole.Write(table);

@@ -28,19 +28,36 @@ public static class DashboardServiceExtensions
         if (builder is WebApplicationBuilder web) web.WebHost.UseStaticWebAssets();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddSingleton<Services.ServiceApis>();
+        builder.Services.AddServiceApiClients();
         builder.Services.AddSingleton<Services.TrainingMetricsReader>();
         builder.Services.AddSingleton<Services.ServedModelClient>();
+        builder.Services.AddSingleton<Services.UploadLimit>();
         return builder;
+    }
+
+    /// <summary>The HTTP clients of the admin calls and the chat, by service name through service discovery.</summary>
+    public static IServiceCollection AddServiceApiClients(this IServiceCollection services)
+    {
+        // Admin actions are POSTs that must not be repeated, and a model switch or an upload may take minutes: no
+        // retries, no attempt timeout, only service discovery from the defaults. (Removing the defaults' handler is
+        // marked experimental; it is the documented way to opt one client out of them.)
+#pragma warning disable EXTEXP0001
+        services.AddHttpClient(Services.ServiceApis.ClientName, http => http.Timeout = TimeSpan.FromMinutes(10)).RemoveAllResilienceHandlers();
+        services.AddHttpClient(Services.ServedModelClient.ClientName, http => http.Timeout = Timeout.InfiniteTimeSpan).RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        return services;
     }
 
     public static WebApplication MapDashboard(this WebApplication app)
     {
+        Services.UploadLimit.UseUploadLimit(app, "/data");
         app.UseStaticFiles();
         app.UseAntiforgery();
         // The service defaults send one Content-Security-Policy (frame-ancestors 'none'); Blazor's own second one
         // ("frame-ancestors 'self'") would only loosen it, so it is off.
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.ContentSecurityFrameAncestorsPolicy = null);
         app.MapAdminSignOut();
+        app.MapDatasetExport();
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
             DashboardTitle = "HuatuoAspire jobs",

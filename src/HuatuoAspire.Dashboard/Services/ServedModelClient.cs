@@ -18,15 +18,17 @@ public sealed record ServedModel(string Id, string? OwnedBy, long? Created);
 /// served, and a streamed chat that keeps the <c>reasoning_content</c> (the thinking part) the official client drops.
 /// Sends <c>Inference:ApiKey</c> when one is configured.
 /// </summary>
-public sealed class ServedModelClient(ServiceApis apis, IConfiguration configuration) : IDisposable
+public sealed class ServedModelClient(ServiceApis apis, IHttpClientFactory clients, IConfiguration configuration)
 {
-    // Not the resilient default client: a chat completion must not be repeated, and a long answer streams for minutes.
-    private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
+    /// <summary>Not the resilient default client: a chat completion must not be repeated, and a long answer streams for minutes.</summary>
+    public const string ClientName = "served-model";
+
+    private HttpClient Http => clients.CreateClient(ClientName);
 
     public async Task<IReadOnlyList<ServedModel>> ModelsAsync(CancellationToken ct)
     {
         using var request = Authorize(new HttpRequestMessage(HttpMethod.Get, new Uri(apis.BaseAddress(ServiceApis.Inference), "v1/models")));
-        using var response = await _http.SendAsync(request, ct);
+        using var response = await Http.SendAsync(request, ct);
         var text = await response.Content.ReadAsStringAsync(ct);
         if (!response.IsSuccessStatusCode) throw new HttpRequestException(ErrorOf(response, text), null, response.StatusCode);
         return JsonNode.Parse(text)?["data"]?.AsArray()
@@ -51,7 +53,7 @@ public sealed class ServedModelClient(ServiceApis apis, IConfiguration configura
         {
             Content = JsonContent.Create(body),
         });
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
         if (!response.IsSuccessStatusCode)
             throw new HttpRequestException(ErrorOf(response, await response.Content.ReadAsStringAsync(ct)), null, response.StatusCode);
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
@@ -85,6 +87,4 @@ public sealed class ServedModelClient(ServiceApis apis, IConfiguration configura
         }
         return $"{(int)response.StatusCode} {response.ReasonPhrase}: {text}";
     }
-
-    public void Dispose() => _http.Dispose();
 }

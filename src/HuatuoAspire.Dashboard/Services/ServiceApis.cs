@@ -14,33 +14,28 @@ public sealed record ServiceAnswer(bool Succeeded, int Status, string Message, l
 
 /// <summary>
 /// The dashboard's admin forms call the services' own APIs (workers, trainer, inference), so the logic and the
-/// checks live in one place. A service is found as Aspire announces it (<c>services__workers__http__0</c>, …); in
-/// the all-in-one host every service is this process. The dashboard proves itself with the admin password as a
-/// bearer key when one is set; without one the services apply the same loopback rule to it as to anyone.
+/// checks live in one place. A service is addressed by its name (<c>https+http://workers</c>) and found by service
+/// discovery from what Aspire or <c>huatuo up</c> announces (<c>services__workers__http__0</c>, …); in an all-in-one
+/// host on a port chosen at start, the service is this process at its own address. The dashboard proves itself with
+/// the admin password as a bearer key when one is set; without one the services apply the same loopback rule to it as
+/// to anyone.
 /// </summary>
-public sealed class ServiceApis(IConfiguration configuration, IServer server) : IDisposable
+public sealed class ServiceApis(IHttpClientFactory clients, IConfiguration configuration, IServer server)
 {
-    public const string Workers = "workers";
-    public const string Trainer = "trainer";
-    public const string Inference = "inference";
-
-    // Not the resilient default client: admin actions are POSTs that must not be repeated, and a model switch or an
-    // upload may take minutes.
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(10) };
+    public const string Workers = ServiceNames.Workers;
+    public const string Trainer = ServiceNames.Trainer;
+    public const string Inference = ServiceNames.Inference;
+    /// <summary>The HTTP client the admin calls go through (registered by <c>AddDashboard</c> without retries).</summary>
+    public const string ClientName = "service-apis";
 
     public Uri BaseAddress(string service)
     {
-        var configured = configuration[$"services:{service}:http:0"] ?? configuration[$"services:{service}:https:0"];
-        if (configured is { Length: > 0 }) return new Uri(configured.TrimEnd('/') + "/");
-        // Not announced: in the all-in-one host the service runs in this process; call our own first address
-        // (0.0.0.0 / [::] / + → loopback). Anywhere else that is a configuration error.
+        if (configuration.GetSection($"services:{service}").Exists()) return new Uri($"https+http://{service}/");
+        // Not announced: in the all-in-one host the service runs in this process; call our own first address.
+        // Anywhere else that is a configuration error.
         var own = configuration.GetValue<bool>("Dashboard:ServicesInProcess") ? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() : null;
         if (own is null) throw new InvalidOperationException($"The {service} service's address is not configured (services__{service}__http__0).");
-        var uri = new UriBuilder(own.Replace("://+", "://127.0.0.1").Replace("://*", "://127.0.0.1"));
-        if (uri.Host is "0.0.0.0") uri.Host = "127.0.0.1";
-        if (uri.Host is "[::]" or "::") uri.Host = "[::1]";
-        uri.Path = "/";
-        return uri.Uri;
+        return ListeningAddress.Reachable(own);
     }
 
     public Task<ServiceAnswer> PostJsonAsync(string service, string path, object body, CancellationToken ct) =>
@@ -62,7 +57,7 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, ct);
+            response = await clients.CreateClient(ClientName).SendAsync(request, ct);
         }
         catch (HttpRequestException e)
         {
@@ -78,7 +73,7 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
     /// <summary>The useful part of an answer: a problem's detail or errors, an OpenAI-style error's message, else the body.</summary>
     private static string Describe(HttpResponseMessage response, string text)
     {
-        if (response.IsSuccessStatusCode) return "Done.";
+        if (response.IsSuccessStatusCode) return Uploaded(text) ?? "Done.";
         try
         {
             using var json = JsonDocument.Parse(text);
@@ -98,6 +93,22 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
         return text.Length > 0 ? text : $"{(int)response.StatusCode} {response.ReasonPhrase}";
     }
 
+    /// <summary>An upload's answer: where the blobs now are, as the training forms take it.</summary>
+    private static string? Uploaded(string text)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(text);
+            var root = json.RootElement;
+            return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("reference", out var reference) && root.TryGetProperty("blobs", out var blobs)
+                ? $"Uploaded {blobs.GetInt32()} blob(s) with their SHA-256: use {reference.GetString()}." : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private static long? IdOf(string text)
     {
         try
@@ -111,6 +122,4 @@ public sealed class ServiceApis(IConfiguration configuration, IServer server) : 
             return null;
         }
     }
-
-    public void Dispose() => _http.Dispose();
 }

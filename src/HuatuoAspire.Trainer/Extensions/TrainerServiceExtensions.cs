@@ -27,6 +27,7 @@ public static class TrainerServiceExtensions
     public static WebApplication MapTrainer(this WebApplication app)
     {
         app.MapTrainingRunsApi();
+        app.MapUploadsApi();
         return app;
     }
 }
