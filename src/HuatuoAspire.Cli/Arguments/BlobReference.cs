@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Arguments;
 
 /// <summary>
 /// A place in the project's blob storage written as <c>blob:PREFIX</c> (container huatuo), the form the trainer's
