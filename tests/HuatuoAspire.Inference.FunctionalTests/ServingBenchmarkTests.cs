@@ -1,3 +1,4 @@
+using HuatuoAspire.Benchmarks.Serving;
 using HuatuoAspire.Inference.Clients;
 
 namespace HuatuoAspire.Inference.FunctionalTests;

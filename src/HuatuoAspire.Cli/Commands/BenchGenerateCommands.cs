@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using HuatuoAspire.Benchmarks.Generation;
+using HuatuoAspire.Benchmarks.LlamaCpp;
+using HuatuoAspire.Benchmarks.StructuredOutput;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Gguf;
-using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -77,6 +79,12 @@ public static class BenchGenerateCommands
                     HuggingFaceGgufExporter.Export(dir, gguf, ggufType);
                     ggufBytes = new FileInfo(gguf).Length;
                     llama = await LlamaCppBenchmark.MeasureAsync(gguf, result.Threads, parse.GetValue(prompt), parse.GetValue(steps), cancellationToken: ct);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // Our figures stand on their own; the peer's failure is one line, not a lost run.
+                    llamaAvailable = false;
+                    llamaMissing = e.Message.ReplaceLineEndings(" ");
                 }
                 finally
                 {

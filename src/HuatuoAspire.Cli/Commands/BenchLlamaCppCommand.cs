@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using HuatuoAspire.Benchmarks.LlamaCpp;
 using HuatuoAspire.Model.Gguf;
 using Spectre.Console;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using HuatuoAspire.Benchmarks.Serving;
 using HuatuoAspire.Inference.Clients;
 using Spectre.Console;
 

@@ -49,6 +49,15 @@ public sealed class BatchedDecoder : IDisposable
         model.Rope(MaxLength);
     }
 
+    /// <summary>
+    /// Whether decode steps may run as one <see cref="CpuDecodeStep"/> where it applies (default
+    /// <see cref="CpuDecodeStep.Enabled"/>); false runs libtorch's path, to compare the two.
+    /// </summary>
+    public bool UseCpuDecodeStep { get; init; } = CpuDecodeStep.Enabled;
+
+    /// <summary>Whether a decode step of this decoder ran as a <see cref="CpuDecodeStep"/>.</summary>
+    public bool UsedCpuDecodeStep { get; private set; }
+
     public int Capacity => _cache.Rows;
     public int MaxLength { get; }
     public int Active => _rows.Count;
@@ -177,9 +186,6 @@ public sealed class BatchedDecoder : IDisposable
         var decoding = 0;
         foreach (var row in _rows) if (row.Decoding) decoding++;
         if (decoding == 0) return;
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var device = _model.Placement.Device;
         var tokens = new long[n];
         var positionValues = new long[n];
         var attend = 0;
@@ -191,6 +197,15 @@ public sealed class BatchedDecoder : IDisposable
             positionValues[r] = _rows[r].Length;
             attend = Math.Max(attend, _rows[r].Length + 1);
         }
+        if (FusedStep() is { } fused)
+        {
+            UsedCpuDecodeStep = true;
+            Accept(fused.Run(tokens, positionValues, n), results);
+            return;
+        }
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var device = _model.Placement.Device;
         var ids = tensor(tokens, [n, 1], device: device);
         var positions = tensor(positionValues, [n], device: device);
         var (cos, sin) = _model.Rope(MaxLength).For(positions.view(n, 1), _model.Placement.DType);
@@ -199,14 +214,46 @@ public sealed class BatchedDecoder : IDisposable
         var hidden = _model.model.forward(ids, new LayerInputs(cos, sin, null, IsCausal: false,
             new DecodeCache(_cache, n, positions, attend, mask)));
         var logits = _model.Logits(hidden).to(ScalarType.Float32).cpu().view(n, -1);
-        var all = logits.data<float>().ToArray();
-        var vocab = (int)logits.shape[1];
-        for (var r = 0; r < n; r++)
+        Accept(logits.data<float>().ToArray(), results);
+    }
+
+    // Row r's logits are all[r * vocab, (r + 1) * vocab); rows still prefilling are skipped.
+    private void Accept(Span<float> all, List<DecodedToken> results)
+    {
+        var vocab = _model.Config.VocabSize;
+        for (var r = 0; r < _rows.Count; r++)
         {
             if (!_rows[r].Decoding) continue;
             _rows[r].Length++;
-            results.Add(_rows[r].Accept(all.AsSpan(r * vocab, vocab), MaxLength));
+            results.Add(_rows[r].Accept(all.Slice(r * vocab, vocab), MaxLength));
         }
+    }
+
+    private CpuDecodeStep? _fused;
+    private bool _fusedUnavailable;
+
+    // The allocation-free CPU step when it applies, made once; again when the model's rotary tables were regrown (the
+    // step reads them in place). While a LoRA adapter is attached libtorch's path runs.
+    private CpuDecodeStep? FusedStep()
+    {
+        if (!UseCpuDecodeStep || HasLora()) return null;
+        if (_fused is not null && _fused.Rope == _model.Rope(MaxLength)) return _fused;
+        if (_fusedUnavailable) return null;
+        _fused = CpuDecodeStep.TryCreate(_model, _cache, _model.Rope(MaxLength));
+        _fusedUnavailable = _fused is null;
+        return _fused;
+    }
+
+    private bool HasLora()
+    {
+        if (_model.lm_head?.Lora is not null) return true;
+        foreach (var layer in _model.model.layers)
+        {
+            var (a, m) = (layer.self_attn, layer.mlp);
+            if (a.q_proj.Lora is not null || a.k_proj.Lora is not null || a.v_proj.Lora is not null || a.o_proj.Lora is not null
+                || m.gate_proj.Lora is not null || m.up_proj.Lora is not null || m.down_proj.Lora is not null) return true;
+        }
+        return false;
     }
 
     private readonly record struct Chunk(int Row, int Start, int Length);

@@ -5,9 +5,6 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace HuatuoAspire.Model.Modules;
 
-/// <summary>What every layer of one forward call shares: rotary cos/sin, the attention mask and the cache use.</summary>
-public sealed record LayerInputs(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, CacheUse? Cache);
-
 /// <summary>Grouped-query self-attention (Llama; Qwen2 adds q/k/v biases). Field names are the Hugging Face keys.</summary>
 public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
 {
@@ -77,58 +74,5 @@ public sealed class Attention : nn.Module<Tensor, LayerInputs, int, Tensor>
         }
         var merged = output.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(merged).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>The SwiGLU feed-forward block: down(silu(gate(x)) * up(x)).</summary>
-public sealed class Mlp : nn.Module<Tensor, Tensor>
-{
-#pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
-    public readonly Projection gate_proj;
-    public readonly Projection up_proj;
-    public readonly Projection down_proj;
-#pragma warning restore IDE1006
-
-    public Mlp(ModelConfig c, Device? device, ScalarType dtype) : base(nameof(Mlp))
-    {
-        gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
-        up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device, dtype);
-        down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device, dtype);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(x)).</summary>
-public sealed class DecoderLayer : nn.Module<Tensor, LayerInputs, Tensor>
-{
-    private readonly int _index;
-#pragma warning disable IDE1006 // field names are the Hugging Face state-dict keys
-    public readonly Attention self_attn;
-    public readonly Mlp mlp;
-    public readonly RmsNorm input_layernorm;
-    public readonly RmsNorm post_attention_layernorm;
-#pragma warning restore IDE1006
-
-    public DecoderLayer(ModelConfig c, int index, Device? device, ScalarType dtype) : base(nameof(DecoderLayer))
-    {
-        _index = index;
-        self_attn = new Attention(c, device, dtype);
-        mlp = new Mlp(c, device, dtype);
-        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
-        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x, LayerInputs inputs)
-    {
-        using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), inputs, _index);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }

@@ -33,6 +33,12 @@ public sealed class RotaryEmbedding : IDisposable
     }
 
     public double[] InverseFrequencies { get; }
+
+    /// <summary>cos of every position's angles, [positions, headDim] (the fused decode step reads it in place).</summary>
+    internal Tensor CosTable => _cos;
+
+    /// <summary>sin of every position's angles, [positions, headDim].</summary>
+    internal Tensor SinTable => _sin;
     public int MaxPositions { get; }
 
     /// <summary>cos and sin for the given positions ([B, T] int64), shaped [B, 1, T, headDim] in <paramref name="dtype"/>.</summary>

@@ -1,4 +1,4 @@
-using HuatuoAspire.Model.Generation;
+using HuatuoAspire.Benchmarks.Generation;
 
 namespace HuatuoAspire.Model.Tests.Engine;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Jinja;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
 namespace HuatuoAspire.Model.Tests.Tokenization;

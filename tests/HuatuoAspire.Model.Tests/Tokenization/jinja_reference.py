@@ -109,7 +109,7 @@ SNIPPETS = [
 def main():
     env = environment()
     snippets = [{"source": s, "context": c, **render(env, s, c)} for s, c in SNIPPETS]
-    with open(os.path.join(HERE, "jinja_snippets.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "tests", "HuatuoAspire.Jinja.Tests", "jinja_snippets.json"), "w", encoding="utf-8") as f:
         json.dump(snippets, f, ensure_ascii=False, indent=1)
 
     # The chat templates and conversations of ChatTemplateOracleTests, rendered by Jinja2 itself.

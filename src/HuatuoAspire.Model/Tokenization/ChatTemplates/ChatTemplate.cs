@@ -1,3 +1,5 @@
+using HuatuoAspire.Jinja;
+
 namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
 
 /// <summary>One turn of a conversation: role ("system", "user", "assistant", "tool") and its text.</summary>

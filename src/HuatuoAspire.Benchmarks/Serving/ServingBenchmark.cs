@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using HuatuoAspire.Inference.Clients;
 
-namespace HuatuoAspire.Inference.Clients;
+namespace HuatuoAspire.Benchmarks.Serving;
 
 /// <summary>Figures for one concurrency level. Latencies in milliseconds.</summary>
 public sealed record ServingBenchmarkResult(

@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
+using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.StructuredOutput;
+namespace HuatuoAspire.Benchmarks.StructuredOutput;
 
 /// <summary>Figures of one <see cref="StructuredOutputBenchmark"/> run.</summary>
 public sealed record StructuredOutputBenchmarkResult(

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 /// <summary>A name or member that does not exist: renders as "", is falsy, iterates as empty, fails when used further.</summary>
 public sealed class JinjaUndefined

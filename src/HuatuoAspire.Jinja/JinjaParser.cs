@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 /// <summary>
 /// Recursive-descent parser for the Jinja subset chat templates use, with Jinja2's operator precedence

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace HuatuoAspire.Model.Gguf;
+namespace HuatuoAspire.Benchmarks.LlamaCpp;
 
 /// <summary>llama.cpp's speed on a GGUF file at batch 1 with a given thread count, as the oracle script measures it.</summary>
 public sealed record LlamaCppSpeed(int Threads, int PromptTokens, int DecodeTokens, double PrefillTokensPerSecond, double DecodeTokensPerSecond,
@@ -28,7 +28,10 @@ public static class LlamaCppBenchmark
         };
         foreach (var a in new[] { script, "bench", Path.GetFullPath(ggufPath), "--threads", $"{threads}", "--prompt", $"{promptTokens}", "--tokens", $"{decodeTokens}" })
             start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start node (is Node.js installed?)");
+        Process? started;
+        try { started = Process.Start(start); }
+        catch (System.ComponentModel.Win32Exception e) { throw new InvalidOperationException($"could not start node: {e.Message}. {InstallHint}", e); }
+        using var process = started ?? throw new InvalidOperationException($"could not start node. {InstallHint}");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
@@ -38,10 +41,13 @@ public static class LlamaCppBenchmark
             ?? throw new InvalidOperationException("llama.cpp benchmark printed no result.");
     }
 
-    /// <summary>The oracle script with node-llama-cpp installed beside it, looked for above the given root, the working directory and this program.</summary>
+    /// <summary>
+    /// The oracle script with node-llama-cpp installed beside it, looked for above <paramref name="repositoryRoot"/> when
+    /// given, else above the working directory and this program.
+    /// </summary>
     public static string FindScript(string? repositoryRoot = null)
     {
-        var roots = new[] { repositoryRoot, Environment.CurrentDirectory, AppContext.BaseDirectory }.Where(r => r is not null).Select(r => r!);
+        var roots = repositoryRoot is not null ? [repositoryRoot] : new[] { Environment.CurrentDirectory, AppContext.BaseDirectory };
         foreach (var root in roots)
         {
             for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
@@ -52,7 +58,7 @@ public static class LlamaCppBenchmark
             }
         }
         throw new FileNotFoundException(
-            $"llama.cpp is not available: no {ScriptRelativePath} with node-llama-cpp installed above '{Environment.CurrentDirectory}'. " +
+            $"llama.cpp is not available: no {ScriptRelativePath} with node-llama-cpp installed above '{repositoryRoot ?? Environment.CurrentDirectory}'. " +
             InstallHint);
     }
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Azure.Storage.Blobs;
 using HuatuoAspire.Data.Blobs;
 
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Connections;
 
 /// <summary>How the blob commands reach storage: <c>--blobs</c>, else ConnectionStrings__blobs (as Aspire and the
 /// Azure deployment inject it).</summary>

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using HuatuoAspire.Model;
 
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Arguments;
 
 /// <summary><c>--dtype</c> of the inference commands: how a model's matrices are held (<see cref="ModelPlacement.ForWeights"/>).</summary>
 public static class WeightDTypeOption

@@ -2,7 +2,7 @@ using System.CommandLine;
 using HuatuoAspire.Reasoning.Llm;
 using Microsoft.Extensions.Configuration;
 
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Arguments;
 
 /// <summary>
 /// --llm/--model/--api-key as the reference scripts take them; without --llm the configured endpoint (Llm:Endpoints:…,

@@ -1,11 +1,12 @@
 using System.CommandLine;
+using HuatuoAspire.Cli.Commands;
 using HuatuoAspire.Data;
 using HuatuoAspire.LocalServers;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using Spectre.Console;
 
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Connections;
 
 /// <summary>
 /// How the data commands (import, export, status, migrate) reach the database: `--connection`, else

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 /// <summary>Walks the syntax tree, writing output; expressions follow Python's semantics through <see cref="JinjaValues"/>.</summary>
 internal sealed class JinjaInterpreter(StringBuilder output)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 /// <summary>Operators, attribute/item access, filters, tests, string and dict methods, and globals, with Python's semantics.</summary>
 internal static class JinjaBuiltins

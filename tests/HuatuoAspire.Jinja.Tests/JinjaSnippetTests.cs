@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
-using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Jinja.Tests;
 
 /// <summary>
 /// Language features one snippet each (operators, filters, tests, loops, whitespace control, errors) against
-/// Python's Jinja2 as transformers configures it; the expected outputs were rendered by jinja_reference.py.
+/// Python's Jinja2 as transformers configures it; the expected outputs were rendered by
+/// tests/HuatuoAspire.Model.Tests/Tokenization/jinja_reference.py.
 /// </summary>
 public sealed class JinjaSnippetTests
 {
@@ -18,7 +18,7 @@ public sealed class JinjaSnippetTests
     }
 
     private static readonly JsonArray Snippets =
-        JsonNode.Parse(File.ReadAllText(TokenizerFixtures.TestFile("jinja_snippets.json")))!.AsArray();
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "jinja_snippets.json")))!.AsArray();
 
     public static TheoryData<int> SnippetIndexes => new(Enumerable.Range(0, Snippets.Count));
 

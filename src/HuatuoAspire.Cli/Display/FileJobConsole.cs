@@ -2,7 +2,7 @@ using HuatuoAspire.Reasoning.Files;
 using HuatuoAspire.Reasoning.Llm;
 using Spectre.Console;
 
-namespace HuatuoAspire.Cli.Commands;
+namespace HuatuoAspire.Cli.Display;
 
 /// <summary>Runs a file job under a Spectre progress bar and prints the summary both file commands share.</summary>
 internal static class FileJobConsole

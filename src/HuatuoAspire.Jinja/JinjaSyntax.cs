@@ -1,4 +1,4 @@
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 // The syntax tree of a template: statements produce output, expressions produce values. Every node keeps the
 // template line it came from so that errors can name it.

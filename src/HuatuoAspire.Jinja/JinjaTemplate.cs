@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 /// <summary>
 /// A parsed Jinja template, rendered the way transformers renders chat templates (Jinja2 with trim_blocks,

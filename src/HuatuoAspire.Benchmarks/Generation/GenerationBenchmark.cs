@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using HuatuoAspire.Model;
+using HuatuoAspire.Model.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Generation;
+namespace HuatuoAspire.Benchmarks.Generation;
 
 /// <summary>Figures of one <see cref="GenerationBenchmark"/> run.</summary>
 public sealed record GenerationBenchmarkResult(

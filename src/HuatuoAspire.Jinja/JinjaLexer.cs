@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace HuatuoAspire.Model.Tokenization.ChatTemplates;
+namespace HuatuoAspire.Jinja;
 
 internal enum TokenKind
 {

@@ -1,0 +1,81 @@
+namespace HuatuoAspire.Model.Modules;
+
+/// <summary>
+/// A few dedicated worker threads for <see cref="MatVec"/>: the caller publishes a job, runs part 0 itself and waits
+/// for the others. Workers spin briefly before sleeping (a decode step issues ~130 products back to back, so the
+/// next job usually arrives within microseconds); no allocation per job.
+/// </summary>
+internal static unsafe class WorkerPool
+{
+    private static readonly object Gate = new();
+    private static Worker[] _workers = [];
+
+    public static void Run(MatVec.Job job, int parts)
+    {
+        // One job at a time across the process: concurrent callers (two decoders) take turns rather than oversubscribing.
+        lock (Gate)
+        {
+            if (_workers.Length < parts - 1)
+            {
+                var grown = new Worker[parts - 1];
+                Array.Copy(_workers, grown, _workers.Length);
+                for (var i = _workers.Length; i < grown.Length; i++) grown[i] = new Worker(i + 1);
+                _workers = grown;
+            }
+            for (var i = 0; i < parts - 1; i++) _workers[i].Start(job);
+            job.RunPart(0);
+            for (var i = 0; i < parts - 1; i++) _workers[i].Wait();
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly int _part;
+        private readonly ManualResetEventSlim _go = new(false, spinCount: 2000);
+        private readonly ManualResetEventSlim _done = new(false, spinCount: 2000);
+        private MatVec.Job _job;
+        private Exception? _error;
+
+        public Worker(int part)
+        {
+            _part = part;
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"matvec-{part}" };
+            thread.Start();
+        }
+
+        public void Start(MatVec.Job job)
+        {
+            _job = job;
+            _done.Reset();
+            _go.Set();
+        }
+
+        public void Wait()
+        {
+            _done.Wait();
+            if (_error is { } e)
+            {
+                _error = null;
+                throw new InvalidOperationException("A matrix-vector worker failed.", e);
+            }
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.Wait();
+                _go.Reset();
+                try
+                {
+                    _job.RunPart(_part);
+                }
+                catch (Exception e)
+                {
+                    _error = e;
+                }
+                _done.Set();
+            }
+        }
+    }
+}
