@@ -1,8 +1,4 @@
-<<<<<<<< HEAD:src/HuatuoAspire.Trainer/Uploads/BlobReference.cs
 namespace HuatuoAspire.Trainer.Uploads;
-========
-namespace HuatuoAspire.Cli.Arguments;
->>>>>>>> engine:src/HuatuoAspire.Cli/Arguments/BlobReference.cs
 
 /// <summary>
 /// A place in the project's blob storage written as <c>blob:PREFIX</c> (container huatuo), the form the trainer's
