@@ -145,6 +145,8 @@ public static class DemoLearnCommand
             {
                 LearningRate = parse.GetValue(ppoLr), ValueLearningRate = parse.GetValue(valueLr), RolloutBatchSize = rolloutBatch, SamplesPerPrompt = parse.GetValue(samplesPerPrompt), Lambda = parse.GetValue(gaeLambda), MiniBatchSize = parse.GetValue(miniBatch),
                 PpoEpochs = parse.GetValue(ppoEpochs), ValueWarmupIterations = parse.GetValue(valueWarmup), Epochs = 1, Temperature = temperature, MaxNewTokens = maxNew, Seed = s, Placement = ModelPlacement.Cpu,
+                // The demo's own settings (a constant learning rate, its own held-out problems), not the reference's.
+                ScheduleLearningRate = false, EvalFraction = 0,
             }, reward);
             var ppoResult = default(PpoResult)!;
             await TrainCommand.WithProgress("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftModelDir, sftModelDir,

@@ -26,8 +26,10 @@ public static class TrainingRunsApi
 
     private static async Task<Results<Accepted<TrainingRunView>, ValidationProblem>> StartAsync(
         TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, ArtifactStore artifacts,
-        IServiceProvider services, CancellationToken ct)
+        IServiceProvider services, IConfiguration configuration, CancellationToken ct)
     {
+        if (request.IsPpo && request.Verifier is null)
+            request = request with { Verifier = TrainingRunConfig.DefaultVerifier(configuration[TrainingRunConfig.DefaultClassifierKey]) };
         var problems = request.Problems().ToList();
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, services, ct));
@@ -60,8 +62,8 @@ public static class TrainingRunsApi
         };
         if (request.Value is not null) references.Add(("value", request.Value, true));
         if (request.Data is not null) references.Add(("data", request.Data, false));
-        if (request.IsPpo && request.Verifier.StartsWith("classifier:", StringComparison.Ordinal))
-            references.Add(("verifier classifier", request.Verifier["classifier:".Length..], true));
+        if (request.IsPpo && request.VerifierSpec.StartsWith("classifier:", StringComparison.Ordinal))
+            references.Add(("verifier classifier", request.VerifierSpec["classifier:".Length..], true));
         foreach (var (what, reference, folder) in references.Where(r => TrainingRunConfig.IsBlob(r.Reference)))
         {
             var name = TrainingRunConfig.BlobPrefix(reference);
@@ -73,13 +75,13 @@ public static class TrainingRunsApi
             }
             if (!found) problems.Add(folder ? $"{what} '{reference}' is not a model folder in blob storage (no {name}/config.json)." : $"{what} '{reference}' is not in blob storage.");
         }
-        if (request.IsPpo && request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
+        if (request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
             problems.Add($"dataset '{request.Dataset}' does not exist.");
-        if (request.IsPpo && TrainingRunConfig.VerifierKind(request.Verifier) == "llm")
+        if (request.IsPpo && TrainingRunConfig.VerifierKind(request.VerifierSpec) == "llm")
         {
             try
             {
-                services.GetRequiredService<LlmEndpointRegistry>().Get(TrainingRunConfig.JudgeEndpoint(request.Verifier));
+                services.GetRequiredService<LlmEndpointRegistry>().Get(TrainingRunConfig.JudgeEndpoint(request.VerifierSpec));
             }
             catch (LlmConfigurationException e)
             {

@@ -84,7 +84,9 @@ public sealed class TrainingJobs(
             else
             {
                 var model = await ResolveModelAsync(config.StartModel, Path.Combine(work, "inputs", "model"), hangfireToken);
-                var data = await ResolveFileAsync(config.Data!, Path.Combine(work, "inputs", "sft-data.jsonl"), hangfireToken);
+                var data = config.Dataset is not null
+                    ? await DatasetSftFileAsync(runId, config.Dataset, Path.Combine(work, "inputs", "sft-data.jsonl"), hangfireToken)
+                    : await ResolveFileAsync(config.Data!, Path.Combine(work, "inputs", "sft-data.jsonl"), hangfireToken);
                 var trainer = new SftTrainer(new SftOptions
                 {
                     LearningRate = config.LearningRate ?? new SftOptions().LearningRate,
@@ -129,7 +131,7 @@ public sealed class TrainingJobs(
         var records = config.Dataset is not null
             ? await DatasetProblemsAsync(runId, config.Dataset, Path.Combine(inputs, "ppo-data.jsonl"), ct)
             : TrainingDataFile.ReadPpo(await ResolveFileAsync(config.Data!, Path.Combine(inputs, "ppo-data.jsonl"), ct));
-        var verifier = await CreateVerifierAsync(config.Verifier, inputs, ct);
+        var verifier = await CreateVerifierAsync(config.VerifierSpec, inputs, ct);
         try
         {
             var defaults = new PpoOptions();
@@ -150,6 +152,8 @@ public sealed class TrainingJobs(
                 Epochs = config.Epochs ?? defaults.Epochs,
                 Temperature = config.Temperature,
                 MaxNewTokens = config.ResponseLength,
+                WarmupRatio = config.WarmupRatio,
+                EvalFraction = config.EvalFraction,
                 Seed = config.Seed,
                 SaveEvery = config.SaveEvery,
                 Resume = true,
@@ -217,6 +221,34 @@ public sealed class TrainingJobs(
             }
         }
         return TrainingDataFile.ReadPpo(local);
+    }
+
+    /// <summary>
+    /// The SFT examples of a dataset: its finished trajectories (searched or imported), exported in the reference
+    /// format. Snapshotted to blob storage on the first delivery, as <see cref="DatasetProblemsAsync"/> does.
+    /// </summary>
+    private async Task<string> DatasetSftFileAsync(long runId, string dataset, string local, CancellationToken ct)
+    {
+        var snapshot = $"{BlobPrefix(runId)}/inputs/sft-data.jsonl";
+        if (File.Exists(local)) return local;
+        try
+        {
+            await artifacts.DownloadFileAsync(snapshot, local, ct);
+        }
+        catch (FileNotFoundException)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+            int count;
+            await using (var stream = File.Create(local))
+                count = await services.GetRequiredService<HuatuoAspire.Data.Export.DatasetExporter>().ExportSftAsync(stream, HuatuoAspire.Data.Export.ExportFormat.Jsonl, dataset, ct);
+            if (count == 0)
+            {
+                File.Delete(local);
+                throw new TrainingDataException($"dataset '{dataset}' has no finished reasoning trajectories (searched or imported) to train on.");
+            }
+            await artifacts.UploadFileAsync(snapshot, local, ct);
+        }
+        return local;
     }
 
     /// <summary>Called on the training thread after every optimizer step.</summary>

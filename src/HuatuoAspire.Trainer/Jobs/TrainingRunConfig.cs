@@ -15,6 +15,8 @@ namespace HuatuoAspire.Trainer.Jobs;
 public sealed record TrainingRunConfig
 {
     public const string BlobScheme = "blob:";
+    /// <summary>Configuration key of the classifier (a folder or blob:PREFIX) PPO runs use when they name no verifier.</summary>
+    public const string DefaultClassifierKey = "Trainer:DefaultClassifier";
     private static readonly PpoOptions PpoDefault = new();
     private static readonly SftOptions SftDefault = new();
 
@@ -30,10 +32,17 @@ public sealed record TrainingRunConfig
 
     /// <summary>A JSON/JSONL file (SFT: Question, Complex_CoT, Response; PPO: question and Ground-True Answer).</summary>
     [JsonPropertyName("data")] public string? Data { get; init; }
-    /// <summary>PPO: a dataset in the database whose verifiable problems (all but the rejected ones) are the prompts.</summary>
+    /// <summary>
+    /// A dataset in the database instead of a file. PPO: its verifiable problems (all but the rejected ones) are the
+    /// prompts; SFT: its finished reasoning trajectories (searched or imported) are the examples.
+    /// </summary>
     [JsonPropertyName("dataset")] public string? Dataset { get; init; }
-    /// <summary>PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>.</summary>
-    [JsonPropertyName("verifier")] public string Verifier { get; init; } = "rule";
+    /// <summary>
+    /// PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>. Unset:
+    /// the classifier configured as <see cref="DefaultClassifierKey"/> (the reference rewards with its verifier model),
+    /// else <c>rule</c>; the stored config records the choice.
+    /// </summary>
+    [JsonPropertyName("verifier")] public string? Verifier { get; init; }
 
     [JsonPropertyName("epochs")] public int? Epochs { get; init; }
     [JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
@@ -50,6 +59,7 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = SftDefault.BatchSize;
     [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = SftDefault.MicroBatchSize;
     [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = SftDefault.MaxSeqLen;
+    /// <summary>SFT: cosine schedule; PPO: linear warm-up and decay over the rollout iterations (both 0.05 by default).</summary>
     [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = SftDefault.WarmupRatio;
 
     // PPO (the paper's stage 2 defaults)
@@ -66,10 +76,19 @@ public sealed record TrainingRunConfig
     [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = PpoDefault.MiniBatchSize;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = PpoDefault.Temperature;
     [JsonPropertyName("response_length")] public int ResponseLength { get; init; } = PpoDefault.MaxNewTokens;
+    /// <summary>PPO: fraction of the prompts held out (at most <see cref="PpoOptions.MaxEvalPrompts"/>) and scored at the end.</summary>
+    [JsonPropertyName("eval_fraction")] public double EvalFraction { get; init; } = PpoDefault.EvalFraction;
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
     public bool IsPpo => Kind == "ppo";
+
+    /// <summary>The verifier PPO uses: the one asked for, else the configured default classifier, else <c>rule</c>.</summary>
+    public static string DefaultVerifier(string? configuredClassifier) =>
+        string.IsNullOrWhiteSpace(configuredClassifier) ? "rule" : "classifier:" + configuredClassifier.Trim();
+
+    /// <summary>The verifier to run (<c>rule</c> when the stored config names none).</summary>
+    public string VerifierSpec => Verifier ?? "rule";
 
     /// <summary>The model the run starts from (SFT: model; PPO: policy).</summary>
     public string StartModel => (IsPpo ? Policy ?? Model : Model) ?? "";
@@ -89,9 +108,10 @@ public sealed record TrainingRunConfig
             if (Value is not null) CheckModel("value", Value, problems);
             if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (a file) and dataset (a dataset name in the database).");
             else if (Data is not null) CheckFile("data", Data, problems);
-            if (VerifierKind(Verifier) is null)
+            if (VerifierKind(VerifierSpec) is null)
                 problems.Add($"verifier '{Verifier}' must be rule, llm, llm:ENDPOINT or classifier:FOLDER|blob:PREFIX.");
-            else if (Verifier.StartsWith("classifier:", StringComparison.Ordinal)) CheckModel("verifier classifier", Verifier["classifier:".Length..], problems);
+            else if (VerifierSpec.StartsWith("classifier:", StringComparison.Ordinal)) CheckModel("verifier classifier", VerifierSpec["classifier:".Length..], problems);
+            if (!(EvalFraction is >= 0 and < 1)) problems.Add($"eval_fraction must be in [0, 1), got {EvalFraction}.");
             if (!(ValueLearningRate is null or > 0)) problems.Add("value_learning_rate must be > 0.");
             if (!(KlCoefficient >= 0)) problems.Add("kl_coef must be >= 0.");
             if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) problems.Add("gamma and lambda must be in [0, 1].");
@@ -105,12 +125,12 @@ public sealed record TrainingRunConfig
         else if (Kind == "sft")
         {
             CheckModel("model", StartModel, problems);
-            if (Data is null) problems.Add("data (an SFT file) is required.");
-            else CheckFile("data", Data, problems);
+            if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (an SFT file) and dataset (a dataset name in the database).");
+            else if (Data is not null) CheckFile("data", Data, problems);
             if (BatchSize < 1 || MicroBatchSize < 1 || BatchSize % MicroBatchSize != 0) problems.Add("batch_size must be a positive multiple of micro_batch_size.");
             if (MaxSeqLen < 8) problems.Add("max_seq_len must be >= 8.");
-            if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the steps), got {WarmupRatio}.");
         }
+        if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the steps), got {WarmupRatio}.");
         if (Epochs is < 1) problems.Add("epochs must be >= 1.");
         if (LearningRate is <= 0 || LearningRate is double.NaN) problems.Add("learning_rate must be > 0.");
         if (SaveEvery < 1) problems.Add("save_every must be >= 1.");
