@@ -44,7 +44,7 @@ public static class PipelineRunsApi
             llms.Get(parameters.Endpoint);
             if (parameters.Verifier is not ("llm" or "rule")) throw new ArgumentException($"verifier must be llm or rule, got '{parameters.Verifier}'");
             if (parameters.Verifier == "llm") llms.Get(parameters.JudgeEndpoint ?? parameters.Endpoint);
-            new Reasoning.Search.SearchOptions { MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts }.Validate();
+            parameters.ToSearchOptions().Validate();
             if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });
 
