@@ -58,7 +58,7 @@ public static class LlmConfiguration
             OutputCostPerMTok = Number(section, "OutputCostPerMTok", 0m, Where),
             StructuredOutput = Number(section, "StructuredOutput", true, Where),
         };
-        options.Validate();
+        // Validated once, by the LlmEndpoint made from it.
         return options;
     }
 
