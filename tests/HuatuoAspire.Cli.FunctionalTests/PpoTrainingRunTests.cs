@@ -243,6 +243,16 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             ["kind"] = "sft", ["model"] = host.TinyModel(seed: 9), ["dataset"] = dataset, ["data"] = "/nowhere.jsonl",
         });
         Assert.Contains("give exactly one of data", await both.Content.ReadAsStringAsync());
+
+        // The command line trains on the same dataset, exported from the database first.
+        var output = Path.Combine(host.Dir, "cli-sft");
+        string[] common = ["train", "sft", "--model", host.TinyModel(seed: 9), "--out", output, "--epochs", "1", "--batch-size", "1",
+            "--micro-batch-size", "1", "--max-seq-len", "96", "--lr", "1e-3"];
+        Assert.Equal(0, await Program.Main([.. common, "--dataset", dataset, "--connection", fixture.Infrastructure.DatabaseConnectionString]));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(output, "sft-data.jsonl")).Length);
+        Assert.Equal(4, HuatuoAspire.Training.Observability.TrainingMetricsLog.Read(output).Count);
+        Assert.NotEqual(0, await Program.Main([.. common, "--dataset", dataset, "--data", Path.Combine(output, "sft-data.jsonl")]));
+        Assert.Equal(2, await Program.Main([.. common, "--dataset", "no-such-dataset", "--connection", fixture.Infrastructure.DatabaseConnectionString]));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public static class LlmConfiguration
             OutputCostPerMTok = Number(section, "OutputCostPerMTok", 0m, Where),
             StructuredOutput = Number(section, "StructuredOutput", true, Where),
         };
-        // Validated once, by the LlmEndpoint made from it.
+        options.Validate();
         return options;
     }
 
