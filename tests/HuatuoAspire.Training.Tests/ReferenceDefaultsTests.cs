@@ -4,6 +4,7 @@ using HuatuoAspire.Model.Tokenization.ChatTemplates;
 using HuatuoAspire.Training.Data;
 using HuatuoAspire.Training.Optimization;
 using HuatuoAspire.Training.Ppo;
+using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 
 namespace HuatuoAspire.Training.Tests;
@@ -51,6 +52,23 @@ public sealed class ReferenceDefaultsTests
         Assert.Empty(train.Select(r => r.Question).Intersect(eval.Select(r => r.Question)));
         Assert.Equal(eval.Select(r => r.Question), new PpoOptions { Seed = 7 }.Split(records).Eval.Select(r => r.Question));
         Assert.Empty(new PpoOptions { EvalFraction = 0 }.Split(records).Eval);
+    }
+
+    [Fact]
+    public async Task APpoRunTrainsOnNinetyPercentScoresTheHeldOutTenAndFollowsTheLinearSchedule()
+    {
+        using var tiny = new TinyModel(seed: 2);
+        var records = Enumerable.Range(1, 10).Select(i => new PpoRecord($"Dose {i} mg/kg for 10 kg?", $"{10 * i} mg")).ToArray();
+        var options = new PpoOptions { RolloutBatchSize = 3, MiniBatchSize = 3, PpoEpochs = 1, MaxNewTokens = 4, Seed = 4, Placement = Model.ModelPlacement.Cpu };
+        var result = await new PpoTrainer(options, new HuatuoReward(new Reasoning.Verification.RuleVerifier())).RunAsync(tiny.Directory, tiny.Directory, records, tiny.Out("ppo"));
+
+        // 9 training prompts in rollout batches of 3; the held-out one is scored once with the final policy.
+        Assert.Equal(3, result.Iterations);
+        Assert.NotNull(result.HeldOut);
+        Assert.InRange(result.HeldOut.MeanResponseTokens, 1, 4);
+        // Warm-up ⌈3 × 0.05⌉ = 1 iteration, then linear decay: peak, peak, half.
+        var lr = Observability.TrainingMetricsLog.Read(tiny.Out("ppo")).Select(m => m["lr"]!.GetValue<double>()).ToArray();
+        Assert.Equal([5e-7, 5e-7, 2.5e-7], lr.Select(x => Math.Round(x, 12)));
     }
 
     [Fact]

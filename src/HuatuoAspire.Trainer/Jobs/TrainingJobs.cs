@@ -78,6 +78,7 @@ public sealed class TrainingJobs(
             if (config.IsPpo)
             {
                 var result = await RunPpoAsync(runId, config, work, onStep, log, cancel.Token);
+                if (result.HeldOut is { } heldOut) await RecordHeldOutAsync(runId, result.Steps, heldOut);
                 await UploadCheckpointAsync(runId, result.ModelDirectory, result.Steps, "final", CancellationToken.None);
                 await UploadCheckpointAsync(runId, result.ValueDirectory, result.Steps, "final-value", CancellationToken.None);
             }
@@ -249,6 +250,15 @@ public sealed class TrainingJobs(
             await artifacts.UploadFileAsync(snapshot, local, ct);
         }
         return local;
+    }
+
+    /// <summary>The final policy's figures on the held-out prompts, as <c>eval_*</c> metrics of the last step.</summary>
+    private async Task RecordHeldOutAsync(long runId, int lastStep, PolicyScore score)
+    {
+        await using var db = await contexts.CreateDbContextAsync();
+        foreach (var (name, value) in new[] { ("eval_reward", score.MeanReward), ("eval_accuracy", score.Accuracy), ("eval_well_formed", score.WellFormed) })
+            db.TrainingMetrics.Add(new TrainingMetric { TrainingRunId = runId, Step = lastStep, Name = name, Value = value });
+        await db.SaveChangesAsync();
     }
 
     /// <summary>Called on the training thread after every optimizer step.</summary>
