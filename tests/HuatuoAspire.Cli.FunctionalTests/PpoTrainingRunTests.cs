@@ -256,6 +256,28 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
     }
 
     [Fact]
+    public async Task APpoRunHoldsOutTenPercentOfItsPromptsAndRecordsTheirScoreAtTheLastStep()
+    {
+        await using var host = await Host.StartAsync(fixture);
+        var data = Path.Combine(host.Dir, "ppo.jsonl");
+        await File.WriteAllLinesAsync(data, Enumerable.Range(1, 10).Select(i =>
+            new JsonObject { ["Question"] = $"Dose {i} mg/kg for 10 kg?", ["Ground-True Answer"] = $"{10 * i} mg" }.ToJsonString()));
+        var start = await host.Client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
+        {
+            ["kind"] = "ppo", ["policy"] = host.TinyModel(seed: 3), ["data"] = data, ["verifier"] = "rule", ["rollout_batch_size"] = 3,
+            ["mini_batch_size"] = 3, ["ppo_epochs"] = 1, ["response_length"] = 4, ["save_every"] = 1000,
+        });
+        Assert.True(start.StatusCode == HttpStatusCode.Accepted, await start.Content.ReadAsStringAsync());
+        var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        var run = await host.WaitForEndAsync(id);
+        Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
+        // 9 training prompts in 3 rollout batches of one update each; the held-out prompt scored once at the end.
+        Assert.Equal(3, run["step"]!.GetValue<int>());
+        foreach (var figure in new[] { "eval_reward", "eval_accuracy", "eval_well_formed" })
+            Assert.InRange(run["metrics"]![figure]!.GetValue<double>(), 0, 1);
+    }
+
+    [Fact]
     public async Task APpoRequestWithoutAVerifierUsesTheConfiguredClassifier()
     {
         Assert.Equal("rule", TrainingRunConfig.DefaultVerifier(null));
