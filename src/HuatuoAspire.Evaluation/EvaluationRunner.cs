@@ -1,8 +1,4 @@
-using System.ClientModel;
-using System.ClientModel.Primitives;
-using System.Text;
-using OpenAI;
-using OpenAI.Chat;
+using HuatuoAspire.Reasoning.Llm;
 
 namespace HuatuoAspire.Evaluation;
 
@@ -16,8 +12,10 @@ public sealed record EvaluationOptions
     public float? TopP { get; init; }
     public bool StrictPrompt { get; init; }
 
-    /// <summary>Retries of 408/429/5xx and network failures, with back-off honouring Retry-After (System.ClientModel's policy).</summary>
+    /// <summary>Retries of 408/429/5xx and network failures, with back-off honouring Retry-After (the endpoint's policy).</summary>
     public int MaxRetries { get; init; } = 3;
+    /// <summary>First back-off delay of those retries; doubles per retry, with jitter.</summary>
+    public double RetryBaseDelaySeconds { get; init; } = 1;
 
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(10);
 }
@@ -36,12 +34,13 @@ public interface IEvaluationResultSink
 }
 
 /// <summary>
-/// Runs multiple-choice benchmarks against any OpenAI-compatible endpoint with bounded concurrency. A question the
+/// Runs multiple-choice benchmarks through an <see cref="LlmEndpoint"/> (the same path as construction and search:
+/// its concurrency limit, retries, usage ledger and GenAI telemetry, Azure OpenAI included) with bounded concurrency. A question the
 /// sink already holds an answer to (the same prompt, matched by <see cref="QuestionHash"/>, not by position) is not
 /// asked again but scored again, so a resumed run reads old answers with the current extractor. A question the
 /// endpoint never answers, after the client's retries, is recorded with its error and the run goes on.
 /// </summary>
-public sealed class EvaluationRunner(ChatClient client, EvaluationOptions options)
+public sealed class EvaluationRunner(LlmEndpoint endpoint, EvaluationOptions options)
 {
     public const string Prompt = "Please answer the following multiple-choice question:\n{0}\n{1}";
 
@@ -49,13 +48,22 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
     // questions. Please answer the following multiple-choice questions, ensuring ..."); this is it said once.
     public const string StrictPrompt = "Please answer the following multiple-choice question, ensuring your response concludes with the correct option in the format: 'The answer is A.'.\n{0}\n{1}";
 
-    public static ChatClient CreateClient(string baseUrl, string model, string? apiKey, EvaluationOptions options) =>
-        new(model, new ApiKeyCredential(string.IsNullOrEmpty(apiKey) ? "none" : apiKey), new OpenAIClientOptions
+    /// <summary>An endpoint of its own for a base URL given on the spot (a named endpoint comes from the registry instead).</summary>
+    public static LlmEndpoint CreateEndpoint(string baseUrl, string model, string? apiKey, EvaluationOptions options,
+        LlmEndpointKind kind = LlmEndpointKind.OpenAiCompatible, LlmUsageLedger? ledger = null) =>
+        new(new LlmEndpointOptions
         {
-            Endpoint = new Uri(baseUrl),
-            RetryPolicy = new ClientRetryPolicy(options.MaxRetries),
-            NetworkTimeout = options.RequestTimeout,
-        });
+            Name = "evaluation",
+            BaseUrl = new Uri(baseUrl),
+            Model = model,
+            ApiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey,
+            Kind = kind,
+            MaxConcurrency = options.Concurrency,
+            MaxRetries = options.MaxRetries,
+            RetryBaseDelaySeconds = options.RetryBaseDelaySeconds,
+            TimeoutSeconds = options.RequestTimeout.TotalSeconds,
+            StructuredOutput = false,
+        }, ledger);
 
     public static string BuildPrompt(BenchmarkQuestion question, bool strict)
     {
@@ -103,28 +111,28 @@ public sealed class EvaluationRunner(ChatClient client, EvaluationOptions option
     private async Task<QuestionResult> AnswerAsync(BenchmarkQuestion question, CancellationToken cancellationToken)
     {
         var prompt = BuildPrompt(question, options.StrictPrompt);
-        var chatOptions = new ChatCompletionOptions { Temperature = options.Temperature, TopP = options.TopP };
-        if (options.MaxTokens is { } max) chatOptions.MaxOutputTokenCount = max;
+        var request = LlmRequest.FromPrompt(prompt, "evaluate") with
+        {
+            MaxTokens = options.MaxTokens,
+            Temperature = options.Temperature,
+            TopP = options.TopP,
+            // An unreadable reply is the endpoint's failure, recorded as such and asked again on a resume.
+            RetryUnreadableReply = false,
+        };
         try
         {
-            ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage(prompt)], chatOptions, cancellationToken).ConfigureAwait(false);
-            var text = new StringBuilder();
-            foreach (var part in completion.Content) text.Append(part.Text);
-            return Score(question, prompt, text.ToString(), null);
+            var completion = await endpoint.CompleteAsync(request, cancellationToken).ConfigureAwait(false);
+            return Score(question, prompt, completion.Text, null);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                                   && e is ClientResultException or HttpRequestException or IOException or System.Text.Json.JsonException or FormatException
-                                       or InvalidOperationException or AggregateException or OperationCanceledException)
+        catch (LlmCallException e) when (!cancellationToken.IsCancellationRequested)
         {
-            // The endpoint gave no answer (the client's retry policy gives an AggregateException once its retries of
-            // network failures are spent): recorded as failed, not as unparsed, and asked again on a resume.
+            // The endpoint gave no answer after its retries: recorded as failed, not as unparsed, and asked again on a resume.
             return Score(question, prompt, null, Describe(e));
         }
     }
 
-    private static string Describe(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } aggregate
-        ? $"no answer after {aggregate.InnerExceptions.Count} tries; the last: {aggregate.InnerExceptions[^1].GetType().Name}: {aggregate.InnerExceptions[^1].Message}"
-        : $"{e.GetType().Name}: {e.Message}";
+    private static string Describe(LlmCallException e) =>
+        e.InnerException is { } inner ? $"{e.Message} ({inner.GetType().Name})" : e.Message;
 
     private static QuestionResult Score(BenchmarkQuestion question, string prompt, string? output, string? error)
     {

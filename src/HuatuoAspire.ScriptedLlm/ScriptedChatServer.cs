@@ -149,6 +149,8 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         app.UseRouting();
         app.MapPost("/v1/chat/completions", server.HandleChatAsync);
         app.MapPost("/chat/completions", server.HandleChatAsync);
+        // Azure OpenAI's layout: {resource}/openai/deployments/{deployment}/chat/completions?api-version=...
+        app.MapPost("/openai/deployments/{deployment}/chat/completions", server.HandleChatAsync);
         app.MapGet("/v1/models", server.HandleModelsAsync);
         app.MapGet("/models", server.HandleModelsAsync);
 
@@ -188,7 +190,7 @@ public sealed class ScriptedChatServer : IAsyncDisposable
         }
 
         var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-        var request = RecordedRequest.FromBody(Interlocked.Increment(ref _sequence), context.Request.Path, headers, body);
+        var request = RecordedRequest.FromBody(Interlocked.Increment(ref _sequence), context.Request.Path + context.Request.QueryString, headers, body);
         _requests.Enqueue(request);
 
         if (!await AuthorizedAsync(context).ConfigureAwait(false))

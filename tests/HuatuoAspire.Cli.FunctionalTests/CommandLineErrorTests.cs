@@ -1,3 +1,4 @@
+using HuatuoAspire.Benchmarks.LlamaCpp;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;

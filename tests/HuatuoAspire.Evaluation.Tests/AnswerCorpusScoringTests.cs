@@ -21,7 +21,7 @@ public sealed class AnswerCorpusScoringTests(ITestOutputHelper output) : IDispos
         await using var server = await ScriptedChatServer.StartAsync(request => ScriptedReply.Text(answer(byPrompt[request.LastUserMessage])));
         var options = new EvaluationOptions { Model = "scripted-model", Concurrency = 8, MaxRetries = 0 };
         using var sink = new JsonlResultSink(Path.Combine(_dir, $"results-{Guid.NewGuid():N}.jsonl"));
-        var results = await new EvaluationRunner(EvaluationRunner.CreateClient(server.BaseUrl, options.Model, null, options), options).RunAsync(questions, sink);
+        var results = await new EvaluationRunner(EvaluationRunner.CreateEndpoint(server.BaseUrl, options.Model, null, options), options).RunAsync(questions, sink);
         Assert.Equal(questions.Count, server.Requests.Count);
         return results;
     }

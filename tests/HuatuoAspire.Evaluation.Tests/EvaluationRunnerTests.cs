@@ -91,7 +91,7 @@ public sealed class EvaluationRunnerTests : IDisposable
         });
 
         var options = new EvaluationOptions { Model = "scripted-model", Concurrency = 3, MaxTokens = 256, MaxRetries = 2 };
-        var client = EvaluationRunner.CreateClient(server.BaseUrl, options.Model, "k", options);
+        var client = EvaluationRunner.CreateEndpoint(server.BaseUrl, options.Model, "k", options);
         var resultsPath = Path.Combine(_dir, "results.jsonl");
         IReadOnlyList<QuestionResult> results;
         using (var sink = new JsonlResultSink(resultsPath))

@@ -26,7 +26,7 @@ public sealed class ResumeAndFailureTests : IDisposable
     {
         var options = new EvaluationOptions { Concurrency = 2, MaxRetries = maxRetries, RequestTimeout = TimeSpan.FromSeconds(30) };
         using var sink = new JsonlResultSink(ResultsPath);
-        return await new EvaluationRunner(EvaluationRunner.CreateClient(server.BaseUrl, "m", null, options), options).RunAsync(questions, sink);
+        return await new EvaluationRunner(EvaluationRunner.CreateEndpoint(server.BaseUrl, "m", null, options), options).RunAsync(questions, sink);
     }
 
     [Fact]

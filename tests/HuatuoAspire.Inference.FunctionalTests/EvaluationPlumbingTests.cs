@@ -23,7 +23,7 @@ public sealed class EvaluationPlumbingTests : IDisposable
         var questions = BenchmarkLoader.Load(data);
         Assert.Equal(10, questions.Count);
         var options = new EvaluationOptions { Model = "tiny", Concurrency = 3, MaxTokens = 8, MaxRetries = 0 };
-        var client = EvaluationRunner.CreateClient(server.ApiBase, "tiny", null, options);
+        var client = EvaluationRunner.CreateEndpoint(server.ApiBase, "tiny", null, options);
         var resultsPath = Path.Combine(_dir, "results.jsonl");
 
         IReadOnlyList<QuestionResult> first;

@@ -63,6 +63,25 @@ public sealed class ProblemConstructionTests
     }
 
     [Fact]
+    public async Task AChineseRunAsksForTheOpenEndedQuestionAndAnswerInChinese()
+    {
+        const string chinese = """{"Open-ended Verifiable Question": "哪种药物可清除疟疾的肝内休眠子？", "Ground-True Answer": "伯氨喹"}""";
+        await using var server = await ScriptedChatServer.StartAsync([ScriptedReply.Text("{\"verdict\": \"Pass\"}"), ScriptedReply.Text(chinese)]);
+        using var writer = Scripts.Endpoint(server);
+        var result = await new ProblemConstruction(writer, options: new ConstructionOptions { Language = Prompts.PromptLanguage.Zh }).ConstructAsync(Question);
+
+        Assert.Equal(ConstructionStatus.Accepted, result.Status);
+        Assert.Equal("伯氨喹", result.GroundTruthAnswer);
+        var sent = Scripts.Prompt(server.Requests[1]);
+        Assert.True(IsRewrite(server.Requests[1]));
+        Assert.Contains("All content within the JSON fields must be written in **Chinese**", sent);
+        Assert.Contains($"<Multiple-choice Question>\n{Question.FormatWithOptions()}\nCorrect Answer: Primaquine\n</Multiple-choice Question>", sent);
+        Assert.Equal(sent, result.RewritePrompt);
+        // English runs are unchanged.
+        Assert.DoesNotContain("Chinese", await ConstructionPrompts.RewriteAsync(Prompts.PromptLanguage.En, Question));
+    }
+
+    [Fact]
     public async Task RewriteWithExtraFieldIsRetriedOnceThenAccepted()
     {
         await using var server = await ScriptedChatServer.StartAsync([

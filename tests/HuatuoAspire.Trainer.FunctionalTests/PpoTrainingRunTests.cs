@@ -93,6 +93,7 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             Ppo = new PpoOptions
             {
                 RolloutBatchSize = 2, MiniBatchSize = 1, PpoEpochs = 2, MaxNewTokens = 6, SaveEvery = 1, LearningRate = 1e-3, ValueLearningRate = 1e-3, Seed = 11,
+                EvalFraction = 0, // every prompt trains: 6 full batches
             },
         };
         var jobs = host.App.Services.GetRequiredService<TrainingJobs>();
@@ -202,6 +203,117 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
         Assert.Contains("gamma and lambda", body);
     }
 
+    [Fact]
+    public async Task AnSftRunOnADatabaseDatasetTrainsOnItsFinishedTrajectoriesAndSnapshotsThem()
+    {
+        await using var host = await Host.StartAsync(fixture);
+        string dataset;
+        await using (var db = await host.Db())
+        {
+            var row = new Dataset { Name = $"sft-{Guid.NewGuid():N}" };
+            db.Datasets.Add(row);
+            await db.SaveChangesAsync();
+            dataset = row.Name;
+            // Four finished trajectories (searched or imported) and one failed one, which is not an SFT example.
+            for (var i = 1; i <= 5; i++)
+                db.ReasoningTrajectories.Add(new ReasoningTrajectory
+                {
+                    DatasetId = row.Id, Question = $"Dose {i} mg/kg for 10 kg?", ComplexCot = $"{i} × 10 = {10 * i}.", Response = $"{10 * i} mg",
+                    Status = i switch { 5 => TrajectoryStatus.Failed, 4 => TrajectoryStatus.Imported, _ => TrajectoryStatus.Succeeded },
+                });
+            await db.SaveChangesAsync();
+        }
+
+        var start = await host.Client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
+        {
+            ["kind"] = "sft", ["model"] = host.TinyModel(seed: 9), ["dataset"] = dataset, ["epochs"] = 1, ["batch_size"] = 1,
+            ["micro_batch_size"] = 1, ["max_seq_len"] = 96, ["save_every"] = 1000, ["learning_rate"] = 1e-3,
+        });
+        Assert.True(start.StatusCode == HttpStatusCode.Accepted, await start.Content.ReadAsStringAsync());
+        var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        var run = await host.WaitForEndAsync(id);
+        Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
+        Assert.Equal(4, run["step"]!.GetValue<int>()); // the four finished trajectories, one per optimizer step
+        Assert.Contains($"training/run-{id}/inputs/sft-data.jsonl", await host.BlobNamesAsync($"training/run-{id}/inputs/"));
+
+        // A dataset that does not exist, or both a file and a dataset, are refused with the problem named.
+        var missing = await host.Client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
+        {
+            ["kind"] = "sft", ["model"] = host.TinyModel(seed: 9), ["dataset"] = "no-such-dataset",
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Contains("dataset 'no-such-dataset' does not exist", await missing.Content.ReadAsStringAsync());
+        var both = await host.Client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
+        {
+            ["kind"] = "sft", ["model"] = host.TinyModel(seed: 9), ["dataset"] = dataset, ["data"] = "/nowhere.jsonl",
+        });
+        Assert.Contains("give exactly one of data", await both.Content.ReadAsStringAsync());
+
+        // The command line trains on the same dataset, exported from the database first.
+        var output = Path.Combine(host.Dir, "cli-sft");
+        string[] common = ["train", "sft", "--model", host.TinyModel(seed: 9), "--out", output, "--epochs", "1", "--batch-size", "1",
+            "--micro-batch-size", "1", "--max-seq-len", "96", "--lr", "1e-3"];
+        Assert.Equal(0, await HuatuoAspire.Cli.Program.Main([.. common, "--dataset", dataset, "--connection", fixture.Infrastructure.DatabaseConnectionString]));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(output, "sft-data.jsonl")).Length);
+        Assert.Equal(4, HuatuoAspire.Training.Observability.TrainingMetricsLog.Read(output).Count);
+        Assert.NotEqual(0, await HuatuoAspire.Cli.Program.Main([.. common, "--dataset", dataset, "--data", Path.Combine(output, "sft-data.jsonl")]));
+        Assert.Equal(2, await HuatuoAspire.Cli.Program.Main([.. common, "--dataset", "no-such-dataset", "--connection", fixture.Infrastructure.DatabaseConnectionString]));
+    }
+
+    [Fact]
+    public async Task APpoRunHoldsOutTenPercentOfItsPromptsAndRecordsTheirScoreAtTheLastStep()
+    {
+        await using var host = await Host.StartAsync(fixture);
+        var data = Path.Combine(host.Dir, "ppo.jsonl");
+        await File.WriteAllLinesAsync(data, Enumerable.Range(1, 10).Select(i =>
+            new JsonObject { ["Question"] = $"Dose {i} mg/kg for 10 kg?", ["Ground-True Answer"] = $"{10 * i} mg" }.ToJsonString()));
+        var start = await host.Client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
+        {
+            ["kind"] = "ppo", ["policy"] = host.TinyModel(seed: 3), ["data"] = data, ["verifier"] = "rule", ["rollout_batch_size"] = 3,
+            ["mini_batch_size"] = 3, ["ppo_epochs"] = 1, ["response_length"] = 4, ["save_every"] = 1000,
+        });
+        Assert.True(start.StatusCode == HttpStatusCode.Accepted, await start.Content.ReadAsStringAsync());
+        var id = (await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        var run = await host.WaitForEndAsync(id);
+        Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
+        // 9 training prompts in 3 rollout batches of one update each; the held-out prompt scored once at the end.
+        Assert.Equal(3, run["step"]!.GetValue<int>());
+        foreach (var figure in new[] { "eval_reward", "eval_accuracy", "eval_well_formed" })
+            Assert.InRange(run["metrics"]![figure]!.GetValue<double>(), 0, 1);
+    }
+
+    [Fact]
+    public async Task APpoRequestWithoutAVerifierUsesTheConfiguredClassifier()
+    {
+        Assert.Equal("rule", TrainingRunConfig.DefaultVerifier(null));
+        var classifier = $"blob:training/test-{Guid.NewGuid():N}/verifier";
+        await using var host = await Host.StartAsync(fixture, $"--{TrainingRunConfig.DefaultClassifierKey}={classifier}");
+        var data = Path.Combine(host.Dir, "ppo.jsonl");
+        await File.WriteAllTextAsync(data, new JsonObject { ["Question"] = "Dose?", ["Ground-True Answer"] = "10 mg" }.ToJsonString());
+        var request = new Dictionary<string, object> { ["kind"] = "ppo", ["policy"] = host.TinyModel(seed: 5), ["data"] = data };
+
+        // Not uploaded yet: the default classifier is what the request is checked against.
+        var refused = await host.Client.PostAsJsonAsync("/api/training-runs", request);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains($"verifier classifier '{classifier}' is not a model folder in blob storage", await refused.Content.ReadAsStringAsync());
+
+        // Uploaded: the run is queued and its stored config names the classifier; "rule" asked for stays "rule".
+        await host.Store.UploadFolderAsync(host.TinyModel(seed: 6), TrainingRunConfig.BlobPrefix(classifier));
+        var ids = new List<long>();
+        foreach (var body in new[] { request, new Dictionary<string, object>(request) { ["verifier"] = "rule", ["save_every"] = 1000 } })
+        {
+            var start = await host.Client.PostAsJsonAsync("/api/training-runs", body);
+            Assert.True(start.StatusCode == HttpStatusCode.Accepted, await start.Content.ReadAsStringAsync());
+            ids.Add((await start.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>());
+        }
+        await using var db = await host.Db();
+        var verifiers = new List<string?>();
+        foreach (var id in ids)
+            verifiers.Add(JsonNode.Parse((await db.TrainingRuns.SingleAsync(r => r.Id == id)).Config)!["verifier"]!.GetValue<string>());
+        Assert.Equal(["classifier:" + classifier, "rule"], verifiers);
+        foreach (var id in ids) await host.WaitForEndAsync(id);
+    }
+
     /// <summary>The all-in-one host on the fixture's PostgreSQL and Azurite, with a scratch folder.</summary>
     private sealed class Host : IAsyncDisposable
     {
@@ -212,12 +324,12 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
         public string Dir { get; }
         public ArtifactStore Store => App.Services.GetRequiredService<ArtifactStore>();
 
-        public static async Task<Host> StartAsync(InfrastructureFixture fixture)
+        public static async Task<Host> StartAsync(InfrastructureFixture fixture, params string[] arguments)
         {
             var dir = Directory.CreateTempSubdirectory("huatuo-ppo-api-").FullName;
             var port = FreePort.Pick();
             var app = await AllInOneHost.CreateAsync(
-                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}"], ["trainer"]),
+                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}", .. arguments], ["trainer"]),
                 fixture.Infrastructure, CancellationToken.None);
             await app.StartAsync();
             return new Host(app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") }, dir);

@@ -29,7 +29,7 @@ public sealed class DatabaseResultSinkTests(InfrastructureFixture fixture)
             return ScriptedReply.Text("");
         });
         var options = new EvaluationOptions { Model = "scripted-model", Concurrency = 2, MaxRetries = 0 };
-        var runner = new EvaluationRunner(EvaluationRunner.CreateClient(server.BaseUrl, "scripted-model", null, options), options);
+        var runner = new EvaluationRunner(EvaluationRunner.CreateEndpoint(server.BaseUrl, "scripted-model", null, options), options);
 
         var sink = await DatabaseResultSink.OpenAsync(factory, "scripted-model", questions.Select(q => q.Benchmark), default);
         var first = await runner.RunAsync(questions, sink);

@@ -103,6 +103,8 @@ public sealed class LearningDemo(LearningDemoOptions options)
             SamplesPerPrompt = options.SamplesPerPrompt, Lambda = options.GaeLambda, MiniBatchSize = options.MiniBatchSize,
             PpoEpochs = options.PpoEpochs, ValueWarmupIterations = options.ValueWarmupIterations, Epochs = 1, Temperature = Temperature,
             MaxNewTokens = MaxNewTokens, Seed = s, Placement = ModelPlacement.Cpu,
+            // The demo's own settings (a constant learning rate, its own held-out problems), not the reference's.
+            ScheduleLearningRate = false, EvalFraction = 0,
         }, reward);
         var ppoResult = default(PpoResult)!;
         await train("PPO", "reward", async p => ppoResult = await ppo.RunAsync(sftModelDir, sftModelDir, ppoRecords, Path.Combine(root, "ppo"), p,

@@ -41,10 +41,11 @@ public sealed class LlmArguments
         var url = parse.GetValue(Url);
         if (url is null)
         {
-            var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-            var configured = LlmConfiguration.ReadEndpoints(configuration);
-            if (!configured.TryGetValue(LlmConfiguration.DefaultEndpointName, out var fallback))
+            // The services' own registry, read from the environment as they read it.
+            using var registry = LlmConfiguration.CreateRegistry(new ConfigurationBuilder().AddEnvironmentVariables().Build());
+            if (!registry.Names.Contains(registry.DefaultName, StringComparer.OrdinalIgnoreCase))
                 throw new LlmConfigurationException($"--{_prefix}llm is required (or set Llm__Endpoints__inference__BaseUrl / services__inference__http__0).");
+            var fallback = registry.Get().Options;
             return fallback with
             {
                 Name = name,

@@ -21,10 +21,12 @@ public static class ConstructCommands
         var noFilter = new Option<bool>("--no-filter") { Description = "Skip the LLM filter verdict (Pass / Too Simple / Ambiguous Answer / Not Reformulatable)." };
         var minChars = new Option<int>("--min-question-chars") { Description = "Drop questions shorter than this.", DefaultValueFactory = _ => 40 };
         var limit = new Option<int?>("--limit") { Description = "Only the first N questions." };
+        var language = new Option<string>("--language") { Description = "en or zh: the language of the open-ended questions and answers.", DefaultValueFactory = _ => "en" };
+        language.AcceptOnlyFromAmong("en", "zh");
         var llm = new LlmArguments();
         var command = new Command("construct", "Turn multiple-choice questions into verifiable open-ended problems (stage 0 of HuatuoGPT-o1).")
         {
-            input, output, concurrency, difficulty, noFilter, minChars, limit,
+            input, output, concurrency, difficulty, noFilter, minChars, limit, language,
         };
         llm.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -48,6 +50,7 @@ public static class ConstructCommands
                     {
                         LlmFilter = !parse.GetValue(noFilter),
                         MinQuestionCharacters = parse.GetValue(minChars),
+                        Language = HuatuoAspire.Reasoning.Prompts.PromptLanguages.Parse(parse.GetValue(language)),
                     });
                     return await FileJobConsole.RunAsync("construct", parse.GetValue(output)!.FullName, parallelism, records,
                         async (record, token) => PipelineRecords.ConstructionRecord(record, await construction.ConstructAsync(questions[record.ProcessId], token)),

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using HuatuoAspire.Evaluation;
+using HuatuoAspire.Reasoning.Llm;
 using Spectre.Console;
 
 namespace HuatuoAspire.Cli.Commands;
@@ -22,7 +23,8 @@ public static class EvalCommand
         var data = new Option<FileInfo>("--data") { Description = "Benchmarks: JSON keyed by benchmark name, or JSONL (optional \"source\").", Required = true };
         var url = new Option<string>("--url") { Description = "OpenAI-compatible base URL, e.g. http://127.0.0.1:5080/v1.", Required = true };
         var model = new Option<string>("--model") { Description = "Model id sent with each request.", DefaultValueFactory = _ => "default" };
-        var apiKey = new Option<string?>("--api-key") { Description = "Bearer key for the endpoint." };
+        var apiKey = new Option<string?>("--api-key") { Description = "Bearer key for the endpoint (the api-key header for azure-openai)." };
+        var kind = new Option<string?>("--llm-kind") { Description = "openai-compatible (default), openai or azure-openai (--url is then the resource URL and --model the deployment)." };
         var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight at once.", DefaultValueFactory = _ => 4 };
         var maxTokens = new Option<int?>("--max-tokens") { Description = "max_tokens per answer (endpoint default when absent; the reference asks 2000)." };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0: greedy, repeatable; the reference's eval.py samples at 0.5).", DefaultValueFactory = _ => 0f };
@@ -33,7 +35,7 @@ public static class EvalCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder for report.json, report.md, results.jsonl.", Required = true };
         var command = new Command("eval", "Evaluate a model on multiple-choice medical benchmarks through an OpenAI-compatible endpoint.")
         {
-            data, url, model, apiKey, concurrency, maxTokens, temperature, topP, strict, limit, retries, output,
+            data, url, model, apiKey, kind, concurrency, maxTokens, temperature, topP, strict, limit, retries, output,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -67,7 +69,18 @@ public static class EvalCommand
             if (parse.GetValue(limit) is { } n) questions = questions.Where(q => q.Index < n).ToList();
             var outDir = parse.GetValue(output)!;
             outDir.Create();
-            var client = EvaluationRunner.CreateClient(parse.GetValue(url)!, options.Model, parse.GetValue(apiKey), options);
+            LlmEndpoint client;
+            try
+            {
+                client = EvaluationRunner.CreateEndpoint(parse.GetValue(url)!, options.Model, parse.GetValue(apiKey), options,
+                    LlmConfiguration.ParseKind(parse.GetValue(kind), "--llm-kind"));
+            }
+            catch (Exception e) when (e is LlmConfigurationException or UriFormatException)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return ExitBadInput;
+            }
+            using var _ = client;
             var resultsPath = Path.Combine(outDir.FullName, "results.jsonl");
             IReadOnlyList<QuestionResult> results;
             try

@@ -14,10 +14,13 @@ public static class SearchCommands
     {
         var input = new Option<FileInfo>("--in") { Description = "Verifiable problems (JSON or JSON lines with \"Open-ended Verifiable Question\" and \"Ground-True Answer\").", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "Output JSON-lines file with Question, Complex_CoT, Response and the search trace; an existing one is resumed.", Required = true };
-        var maxDepth = new Option<int>("--max-depth") { Description = "Refinements per attempt (paper N = 3).", DefaultValueFactory = _ => 3 };
-        var maxAttempts = new Option<int>("--max-attempts") { Description = "Fresh attempts per problem (paper T = 3).", DefaultValueFactory = _ => 3 };
+        var maxDepth = new Option<int?>("--max-depth") { Description = "Refinements per attempt (default: paper N = 3; with --efficient-search the reference script's 2)." };
+        var maxAttempts = new Option<int?>("--max-attempts") { Description = "Attempts per problem (default: paper T = 3; with --efficient-search the reference script's 1)." };
+        var reuse = new Option<bool?>("--reuse-initial-cot") { Description = "Restart attempts from the first chain of thought instead of a new one (default: on with --efficient-search, as the reference)." };
+        var language = new Option<string>("--language") { Description = "en or zh: the language of the search prompts (zh: the reference's Chinese version).", DefaultValueFactory = _ => "en" };
+        language.AcceptOnlyFromAmong("en", "zh");
         var verifierKind = new Option<string>("--verifier") { Description = "llm (an LLM judge, default) or rule (no LLM).", DefaultValueFactory = _ => "llm" };
-        var efficient = new Option<bool>("--efficient-search") { Description = "When every attempt fails, reveal the label for one more continuation; such outputs are marked label_guided and not verified." };
+        var efficient = new Option<bool>("--efficient-search") { Description = "The reference's efficient mode: when every attempt fails, reveal the label for one more continuation (marked label_guided, not verified); the reference script's defaults for depth, attempts and restarts." };
         var seed = new Option<int>("--seed") { Description = "Seed of the strategy choice.", DefaultValueFactory = _ => 42 };
         var concurrency = new Option<int>("--concurrency") { Description = "Problems searched at once (and the endpoint's request limit).", DefaultValueFactory = _ => 8 };
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems." };
@@ -25,7 +28,7 @@ public static class SearchCommands
         var judge = new LlmArguments("judge-", "LLM judge (defaults to --llm)");
         var command = new Command("search", "Search verified complex reasoning paths for verifiable problems (stage 1 data of HuatuoGPT-o1).")
         {
-            input, output, maxDepth, maxAttempts, verifierKind, efficient, seed, concurrency, limit,
+            input, output, maxDepth, maxAttempts, verifierKind, efficient, reuse, language, seed, concurrency, limit,
         };
         llm.AddTo(command);
         judge.AddTo(command);
@@ -35,11 +38,13 @@ public static class SearchCommands
             {
                 var parallelism = parse.GetValue(concurrency);
                 if (parallelism < 1) throw new LlmConfigurationException($"--concurrency must be at least 1, got {parallelism}.");
-                var options = new SearchOptions
+                var defaults = parse.GetValue(efficient) ? SearchOptions.ReferenceEfficient : new SearchOptions();
+                var options = defaults with
                 {
-                    MaxDepth = parse.GetValue(maxDepth),
-                    MaxAttempts = parse.GetValue(maxAttempts),
-                    EfficientSearch = parse.GetValue(efficient),
+                    MaxDepth = parse.GetValue(maxDepth) ?? defaults.MaxDepth,
+                    MaxAttempts = parse.GetValue(maxAttempts) ?? defaults.MaxAttempts,
+                    ReuseInitialReasoning = parse.GetValue(reuse) ?? defaults.ReuseInitialReasoning,
+                    Language = HuatuoAspire.Reasoning.Prompts.PromptLanguages.Parse(parse.GetValue(language)),
                     Seed = parse.GetValue(seed),
                 };
                 try { options.Validate(); }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HuatuoAspire.Data.Export;
 using HuatuoAspire.Domain.Reward;
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
@@ -27,7 +28,8 @@ public static class TrainCommand
     private static Command CreateSft()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder to fine-tune.", Required = true };
-        var data = new Option<string>("--data") { Description = "SFT data: JSON array or JSONL with Question, Complex_CoT, Response.", Required = true };
+        var data = new Option<string?>("--data") { Description = "SFT data: JSON array or JSONL with Question, Complex_CoT, Response." };
+        var dataset = new Option<string?>("--dataset") { Description = "Or a dataset in the database: its finished reasoning trajectories (searched or imported), exported to OUT/sft-data.jsonl first." };
         var output = new Option<string>("--out") { Description = "Output folder (metrics.jsonl, checkpoints, model/).", Required = true };
         var d = new SftOptions();
         var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => d.LearningRate };
@@ -50,14 +52,27 @@ public static class TrainCommand
         var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projection names to adapt.", DefaultValueFactory = _ => string.Join(",", d.LoraTargets) };
         var command = new Command("sft", "Supervised fine-tuning on (Question, Complex_CoT, Response).")
         {
-            model, data, output, lr, epochs, batch, micro, maxLen, warmup, decay, clip, seed, pack, saveEvery, resume, device, dtype,
+            model, data, dataset, output, lr, epochs, batch, micro, maxLen, warmup, decay, clip, seed, pack, saveEvery, resume, device, dtype,
             loraRank, loraAlpha, loraDropout, loraTargets,
         };
+        DataConnection.AddOptions(command);
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(data) is null) == (result.GetValue(dataset) is null))
+                result.AddError("Give exactly one of --data (an SFT file) and --dataset (a dataset in the database).");
+        });
         command.SetAction(async (parse, ct) =>
         {
             try
             {
-                var records = TrainingDataFile.ReadSft(parse.GetValue(data)!);
+                var file = parse.GetValue(data);
+                if (parse.GetValue(dataset) is { } name)
+                {
+                    file = Path.Combine(parse.GetValue(output)!, "sft-data.jsonl");
+                    var exported = await ExportDatasetAsync(parse, name, file, ct);
+                    if (exported != 0) return exported;
+                }
+                var records = TrainingDataFile.ReadSft(file!);
                 var options = new SftOptions
                 {
                     LearningRate = parse.GetValue(lr), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
@@ -84,12 +99,34 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>Writes the dataset's SFT records to <paramref name="file"/>; 0 when there is at least one, else the exit code.</summary>
+    private static Task<int> ExportDatasetAsync(ParseResult parse, string dataset, string file, CancellationToken ct) =>
+        DataConnection.RunAsync(parse, ct, async connection =>
+        {
+            await connection.EnsureMigratedAsync(ct);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+            int count;
+            await using (var stream = File.Create(file))
+                count = await connection.Services.GetRequiredService<DatasetExporter>().ExportSftAsync(stream, ExportFormat.Jsonl, dataset, ct);
+            if (count > 0)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[grey]{count} SFT record(s) of dataset '{dataset}' written to {file}.[/]");
+                return 0;
+            }
+            AnsiConsole.MarkupLineInterpolated($"[red]Dataset '{dataset}' has no finished reasoning trajectories (searched or imported) to train on.[/]");
+            return 2;
+        });
+
     private static Command CreatePpo()
     {
         var policy = new Option<string>("--policy") { Description = "SFT checkpoint (Hugging Face folder) the policy starts from; also the frozen reference.", Required = true };
         var value = new Option<string>("--value") { Description = "Folder the value model starts from (a causal-LM or sequence-classification checkpoint).", Required = true };
         var data = new Option<string>("--data") { Description = "PPO data: JSON/JSONL with 'Open-ended Verifiable Question' (or Question) and 'Ground-True Answer'.", Required = true };
-        var verifier = new Option<string>("--verifier") { Description = "rule | llm | classifier:DIR (llm: the judge given with --judge-url)", DefaultValueFactory = _ => "rule" };
+        var verifier = new Option<string>("--verifier")
+        {
+            Description = "rule | llm | classifier:DIR (llm: the judge given with --judge-url). Default: the classifier in Trainer__DefaultClassifier when set (the reference rewards with its verifier model), else rule.",
+            DefaultValueFactory = _ => HuatuoAspire.Trainer.Jobs.TrainingRunConfig.DefaultVerifier(Environment.GetEnvironmentVariable("Trainer__DefaultClassifier")),
+        };
         var output = new Option<string>("--out") { Required = true };
         var d = new PpoOptions();
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
@@ -104,6 +141,8 @@ public static class TrainCommand
         var valueWarmup = new Option<int>("--value-warmup") { Description = "Rollout iterations at the start in which only the value model learns.", DefaultValueFactory = _ => d.ValueWarmupIterations };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => d.Temperature };
         var maxNew = new Option<int>("--response-length") { DefaultValueFactory = _ => d.MaxNewTokens };
+        var warmup = new Option<double>("--warmup-ratio") { Description = "Linear warm-up over this fraction of the rollout iterations, then linear decay to zero.", DefaultValueFactory = _ => d.WarmupRatio };
+        var evalFraction = new Option<double>("--eval-fraction") { Description = $"Fraction of the prompts held out (at most {d.MaxEvalPrompts}) and scored at the end.", DefaultValueFactory = _ => d.EvalFraction };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed };
         var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N rollout iterations (0: only the final folders)." };
         var resume = new Option<bool>("--resume");
@@ -112,7 +151,7 @@ public static class TrainCommand
         var judge = new LlmArguments("judge-", "LLM judge (with --verifier llm)");
         var command = new Command("ppo", "PPO from an SFT checkpoint with verifier rewards (1.0 correct, 0.1 wrong, 0 malformed).")
         {
-            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, valueWarmup, temperature, maxNew, seed, saveEvery, resume, device, dtype,
+            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, valueWarmup, temperature, maxNew, warmup, evalFraction, seed, saveEvery, resume, device, dtype,
         };
         judge.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -136,6 +175,7 @@ public static class TrainCommand
                     LearningRate = parse.GetValue(lr), ValueLearningRate = parse.GetValue(valueLr), KlCoefficient = parse.GetValue(kl),
                     PpoEpochs = parse.GetValue(ppoEpochs), Lambda = parse.GetValue(gaeLambda), Epochs = parse.GetValue(epochs), RolloutBatchSize = parse.GetValue(rolloutBatch), SamplesPerPrompt = parse.GetValue(samples),
                     MiniBatchSize = parse.GetValue(miniBatch), ValueWarmupIterations = parse.GetValue(valueWarmup), Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxNew),
+                    WarmupRatio = parse.GetValue(warmup), EvalFraction = parse.GetValue(evalFraction),
                     Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume), Placement = placement,
                 };
                 var trainer = new PpoTrainer(options, new HuatuoReward(answerVerifier));
@@ -144,6 +184,8 @@ public static class TrainCommand
                     parse.GetValue(output)!, p, m => AnsiConsole.MarkupLineInterpolated($"[grey]{m}[/]"), ct));
                 (answerVerifier as IDisposable)?.Dispose();
                 AnsiConsole.MarkupLineInterpolated($"PPO done: {result.Steps} optimizer steps over {result.Iterations} rollout batches, last mean reward {result.FinalMeanReward:0.000}. Policy: {result.ModelDirectory}, value model: {result.ValueDirectory}");
+                if (result.HeldOut is { } heldOut)
+                    AnsiConsole.MarkupLineInterpolated($"Held-out prompts: mean reward {heldOut.MeanReward:0.000}, accepted {heldOut.Accuracy:P1}, well formed {heldOut.WellFormed:P1}.");
                 return 0;
             }
             catch (Exception e) when (e is TrainingDataException or ArgumentException or ModelFormatException or IOException or LlmConfigurationException)

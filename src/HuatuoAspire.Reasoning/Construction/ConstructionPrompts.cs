@@ -52,6 +52,17 @@ public static class ConstructionPrompts
         ```
         """;
 
+    /// <summary>
+    /// The rewrite prompt in <paramref name="language"/>. zh follows the reference's Chinese-version convention (its
+    /// search script keeps English instructions and asks for the JSON fields in Chinese); the reference ships no
+    /// construction prompt in Chinese, so this is ours, a Semantic Kernel template in Prompts/zh/.
+    /// </summary>
+    public static Task<string> RewriteAsync(Prompts.PromptLanguage language, MultipleChoiceQuestion question, CancellationToken cancellationToken = default) =>
+        language == Prompts.PromptLanguage.En
+            ? Task.FromResult(Rewrite(question))
+            : Prompts.PromptLibrary.RenderAsync("construction-rewrite", language,
+                new Dictionary<string, string> { ["question"] = question.FormatWithOptions(), ["answer"] = question.Answer }, cancellationToken);
+
     public static readonly JsonSchemaFormat RewriteSchema = new("verifiable_problem",
         """{"type":"object","properties":{"Open-ended Verifiable Question":{"type":"string"},"Ground-True Answer":{"type":"string"}},"required":["Open-ended Verifiable Question","Ground-True Answer"],"additionalProperties":false}""");
 }

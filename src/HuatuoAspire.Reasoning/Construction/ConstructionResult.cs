@@ -48,4 +48,6 @@ public sealed record ConstructionOptions
     public int MinQuestionCharacters { get; init; } = 40;
     /// <summary>Ask the LLM filter (Pass / Too Simple / Ambiguous Answer / Not Reformulatable); the reference's --filter_data.</summary>
     public bool LlmFilter { get; init; } = true;
+    /// <summary>The language the open-ended question and its answer are written in.</summary>
+    public Prompts.PromptLanguage Language { get; init; }
 }

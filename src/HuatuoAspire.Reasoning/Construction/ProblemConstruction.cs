@@ -74,7 +74,7 @@ public sealed partial class ProblemConstruction(LlmEndpoint writer, IReadOnlyLis
             }
         }
 
-        var rewritePrompt = ConstructionPrompts.Rewrite(question);
+        var rewritePrompt = await ConstructionPrompts.RewriteAsync(_options.Language, question, cancellationToken).ConfigureAwait(false);
         var rewrite = await writer.CompleteJsonAsync(
             LlmRequest.FromPrompt(rewritePrompt, "construct-rewrite", ConstructionPrompts.RewriteSchema), ParseRewrite, cancellationToken).ConfigureAwait(false);
         usage += rewrite.Usage;

@@ -177,7 +177,7 @@ public sealed class LlmEndpoint : IDisposable
     }
 
     private Task<ChatMessageContent> SendAsync(LlmRequest request, bool useSchema, int? maxTokens, double? temperature, CancellationToken cancellationToken) =>
-        _bodyRetry.ExecuteAsync(token => new ValueTask<ChatMessageContent>(SendOnceAsync(request, useSchema, maxTokens, temperature, token)), cancellationToken).AsTask();
+        (request.RetryUnreadableReply ? _bodyRetry : ResiliencePipeline.Empty).ExecuteAsync(token => new ValueTask<ChatMessageContent>(SendOnceAsync(request, useSchema, maxTokens, temperature, token)), cancellationToken).AsTask();
 
     private async Task<ChatMessageContent> SendOnceAsync(LlmRequest request, bool useSchema, int? maxTokens, double? temperature, CancellationToken cancellationToken)
     {
@@ -192,7 +192,7 @@ public sealed class LlmEndpoint : IDisposable
             };
             history.AddMessage(role, turn.Content);
         }
-        var settings = new OpenAIPromptExecutionSettings { MaxTokens = maxTokens, Temperature = temperature };
+        var settings = new OpenAIPromptExecutionSettings { MaxTokens = maxTokens, Temperature = temperature, TopP = request.TopP };
         if (useSchema && request.ResponseSchema is { } schema)
             settings.ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat(schema.Name, BinaryData.FromString(schema.Schema), jsonSchemaIsStrict: true);
         var replies = await _chat.GetChatMessageContentsAsync(history, settings, cancellationToken: cancellationToken).ConfigureAwait(false);

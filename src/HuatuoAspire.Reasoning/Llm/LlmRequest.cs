@@ -20,6 +20,12 @@ public sealed record LlmRequest(IReadOnlyList<ChatTurn> Messages)
     public JsonSchemaFormat? ResponseSchema { get; init; }
     public int? MaxTokens { get; init; }
     public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    /// <summary>
+    /// Retry a 200 whose body cannot be read (a cut-off stream). Off where the caller records such a reply as the
+    /// endpoint's failure and asks again later (the benchmark harness counts it apart and re-asks it on a resume).
+    /// </summary>
+    public bool RetryUnreadableReply { get; init; } = true;
     /// <summary>What the call is for ("init-cot", "verify", ...): a span attribute and a trace label.</summary>
     public string Purpose { get; init; } = "chat";
 

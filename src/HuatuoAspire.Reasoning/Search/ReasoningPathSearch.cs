@@ -57,24 +57,25 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
             Verifier = verifier.Name,
         };
 
+        var language = _options.Language;
+        List<CotStep>? firstChain = null;
         for (var attempt = 1; attempt <= _options.MaxAttempts && !verified; attempt++)
         {
-            var initialPrompt = SearchPrompts.Initial(question);
-            var initial = await GenerateAsync(initialPrompt, isRefinement: false, cancellationToken).ConfigureAwait(false);
-            if (initial.Value is null)
+            if (firstChain is not null && _options.ReuseInitialReasoning)
             {
-                steps.Add(Step(attempt, 0, SearchStepKind.InitialReasoning, null, initialPrompt, initial, null));
-                return Finish(SearchStatus.Failed, $"attempt {attempt}: malformed initial reasoning after a repair retry ({initial.Error})");
+                // The reference restarts an attempt from the state saved after the first chain of thought (already
+                // verified wrong) instead of asking for a new one.
+                chain = [.. firstChain];
             }
-            chain = [.. initial.Value];
-            var verdict = await VerifyAsync(chain, groundTruth, cancellationToken).ConfigureAwait(false);
-            steps.Add(Step(attempt, 0, SearchStepKind.InitialReasoning, null, initialPrompt, initial, verdict));
-            verified = verdict.IsCorrect;
+            else if (await InitialAttemptAsync(attempt) is { } failure)
+            {
+                return failure;
+            }
 
             for (var depth = 1; depth <= _options.MaxDepth && !verified; depth++)
             {
                 var strategy = SearchStrategies.Choose(random, firstRefinement: depth == 1);
-                var prompt = SearchPrompts.Refinement(strategy, question, ReasoningWithoutLastVerification(chain));
+                var prompt = await SearchPrompts.RefinementAsync(language, strategy, question, ReasoningWithoutLastVerification(chain), cancellationToken).ConfigureAwait(false);
                 var refinement = await GenerateAsync(prompt, isRefinement: true, cancellationToken).ConfigureAwait(false);
                 if (refinement.Value is null)
                 {
@@ -82,10 +83,28 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
                     return Finish(SearchStatus.Failed, $"attempt {attempt}, refinement {depth} ({strategy.DisplayName()}): malformed output after a repair retry ({refinement.Error})");
                 }
                 chain = [.. chain.Take(chain.Count - 1), .. refinement.Value];
-                verdict = await VerifyAsync(chain, groundTruth, cancellationToken).ConfigureAwait(false);
-                steps.Add(Step(attempt, depth, SearchStepKind.Refinement, strategy.DisplayName(), prompt, refinement, verdict));
-                verified = verdict.IsCorrect;
+                var refined = await VerifyAsync(chain, groundTruth, cancellationToken).ConfigureAwait(false);
+                steps.Add(Step(attempt, depth, SearchStepKind.Refinement, strategy.DisplayName(), prompt, refinement, refined));
+                verified = refined.IsCorrect;
             }
+        }
+
+        // The attempt's first chain of thought and its verdict; a result only when the attempt ends the search (malformed output).
+        async Task<SearchResult?> InitialAttemptAsync(int attempt)
+        {
+            var initialPrompt = await SearchPrompts.InitialAsync(language, question, cancellationToken).ConfigureAwait(false);
+            var initial = await GenerateAsync(initialPrompt, isRefinement: false, cancellationToken).ConfigureAwait(false);
+            if (initial.Value is null)
+            {
+                steps.Add(Step(attempt, 0, SearchStepKind.InitialReasoning, null, initialPrompt, initial, null));
+                return Finish(SearchStatus.Failed, $"attempt {attempt}: malformed initial reasoning after a repair retry ({initial.Error})");
+            }
+            chain = [.. initial.Value];
+            firstChain ??= chain;
+            var verdict = await VerifyAsync(chain, groundTruth, cancellationToken).ConfigureAwait(false);
+            steps.Add(Step(attempt, 0, SearchStepKind.InitialReasoning, null, initialPrompt, initial, verdict));
+            verified = verdict.IsCorrect;
+            return null;
         }
 
         var status = SearchStatus.Verified;
@@ -94,7 +113,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
             var exhausted = $"no verified conclusion after {_options.MaxAttempts} attempt(s) of up to {_options.MaxDepth} refinement(s)";
             if (!_options.EfficientSearch) return Finish(SearchStatus.Failed, exhausted);
 
-            var prompt = SearchPrompts.LabelGuided(question, ReasoningWithoutLastVerification(chain), groundTruth);
+            var prompt = await SearchPrompts.LabelGuidedAsync(language, question, ReasoningWithoutLastVerification(chain), groundTruth, cancellationToken).ConfigureAwait(false);
             var guided = await GenerateAsync(prompt, isRefinement: true, cancellationToken).ConfigureAwait(false);
             steps.Add(Step(_options.MaxAttempts, _options.MaxDepth + 1, SearchStepKind.LabelGuided, null, prompt, guided, null));
             if (guided.Value is null) return Finish(SearchStatus.Failed, $"{exhausted}; label-guided continuation malformed ({guided.Error})");
@@ -103,7 +122,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
         }
 
         var lastAttempt = steps[^1].Attempt;
-        var reformatPrompt = SearchPrompts.Reformat(SearchPrompts.StreamOfSearch(chain), question);
+        var reformatPrompt = await SearchPrompts.ReformatAsync(language, SearchPrompts.StreamOfSearch(chain), question, cancellationToken).ConfigureAwait(false);
         var reformat = await generator.CompleteJsonAsync(
             LlmRequest.FromPrompt(reformatPrompt, "reformat", SearchPrompts.ReformatSchema), ParseNaturalReasoning, cancellationToken).ConfigureAwait(false);
         steps.Add(new SearchExchange
@@ -114,7 +133,7 @@ public sealed class ReasoningPathSearch(LlmEndpoint generator, IAnswerVerifier v
         if (reformat.Value is null) return Finish(SearchStatus.Failed, $"rewriting the verified reasoning failed ({reformat.Error})");
         var complexCot = reformat.Value.Text;
 
-        var responsePrompt = SearchPrompts.FinalResponse(complexCot, question);
+        var responsePrompt = await SearchPrompts.FinalResponseAsync(language, complexCot, question, cancellationToken).ConfigureAwait(false);
         var final = await generator.CompleteAsync(LlmRequest.FromPrompt(responsePrompt, "final-response"), cancellationToken).ConfigureAwait(false);
         var finalText = final.Text.Trim();
         steps.Add(new SearchExchange

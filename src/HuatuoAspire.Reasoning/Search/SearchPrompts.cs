@@ -1,5 +1,6 @@
 using HuatuoAspire.Domain.Search;
 using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Reasoning.Prompts;
 
 namespace HuatuoAspire.Reasoning.Search;
 
@@ -123,6 +124,40 @@ public static class SearchPrompts
 
         The <Internal Thinking> is your own thinking about the <Question>. Based on it, write a rich, high-quality final response for the user. If there is a clear answer, state it first. Keep the response focused on the <Question>. Output only the final response, nothing else.
         """;
+
+    /// <summary>The initial chain-of-thought prompt in <paramref name="language"/> (zh: the reference's Chinese-version template).</summary>
+    public static Task<string> InitialAsync(PromptLanguage language, string question, CancellationToken cancellationToken = default) =>
+        language == PromptLanguage.En
+            ? Task.FromResult(Initial(question))
+            : PromptLibrary.RenderAsync("initial", language, new Dictionary<string, string> { ["question"] = question }, cancellationToken);
+
+    public static Task<string> RefinementAsync(PromptLanguage language, SearchStrategy strategy, string question, string previousReasoning, CancellationToken cancellationToken = default) =>
+        language == PromptLanguage.En
+            ? Task.FromResult(Refinement(strategy, question, previousReasoning))
+            : PromptLibrary.RenderAsync(strategy switch
+            {
+                SearchStrategy.Backtracking => "refine-backtracking",
+                SearchStrategy.ExploringNewPaths => "refine-exploring-new-paths",
+                SearchStrategy.Verification => "refine-verification",
+                SearchStrategy.Correction => "refine-correction",
+                _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, null),
+            }, language, new Dictionary<string, string> { ["question"] = question, ["previous_reasoning"] = previousReasoning }, cancellationToken);
+
+    public static Task<string> LabelGuidedAsync(PromptLanguage language, string question, string previousReasoning, string label, CancellationToken cancellationToken = default) =>
+        language == PromptLanguage.En
+            ? Task.FromResult(LabelGuided(question, previousReasoning, label))
+            : PromptLibrary.RenderAsync("label-guided", language,
+                new Dictionary<string, string> { ["question"] = question, ["previous_reasoning"] = previousReasoning, ["label"] = label }, cancellationToken);
+
+    public static Task<string> ReformatAsync(PromptLanguage language, string thoughtProcess, string question, CancellationToken cancellationToken = default) =>
+        language == PromptLanguage.En
+            ? Task.FromResult(Reformat(thoughtProcess, question))
+            : PromptLibrary.RenderAsync("reformat", language, new Dictionary<string, string> { ["thought_process"] = thoughtProcess, ["question"] = question }, cancellationToken);
+
+    public static Task<string> FinalResponseAsync(PromptLanguage language, string complexCot, string question, CancellationToken cancellationToken = default) =>
+        language == PromptLanguage.En
+            ? Task.FromResult(FinalResponse(complexCot, question))
+            : PromptLibrary.RenderAsync("final-response", language, new Dictionary<string, string> { ["internal_thinking"] = complexCot, ["question"] = question }, cancellationToken);
 
     /// <summary>The chain as headed sections ("### title"), the form the reformat prompt reads.</summary>
     public static string StreamOfSearch(IEnumerable<CotStep> steps) => string.Join("\n\n", steps.Select(step =>

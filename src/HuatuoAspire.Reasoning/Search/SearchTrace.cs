@@ -69,6 +69,16 @@ public sealed record SearchOptions
     public bool EfficientSearch { get; init; }
     /// <summary>Seed of the strategy choice; with the item's index it makes a run repeatable.</summary>
     public int Seed { get; init; }
+    /// <summary>Restart every attempt after the first from the first chain of thought instead of a new one (the reference's behaviour).</summary>
+    public bool ReuseInitialReasoning { get; init; }
+    /// <summary>The language the prompts ask the LLM to write in.</summary>
+    public Prompts.PromptLanguage Language { get; init; }
+
+    /// <summary>
+    /// The reference script's defaults (search_for_complex_reasoning_path.py): max_search_depth 2,
+    /// max_search_attempts 1, efficient_search on, restarts from the first chain of thought.
+    /// </summary>
+    public static SearchOptions ReferenceEfficient => new() { MaxDepth = 2, MaxAttempts = 1, EfficientSearch = true, ReuseInitialReasoning = true };
 
     public void Validate()
     {

@@ -27,8 +27,10 @@ public static class TrainingRunsApi
 
     private static async Task<Results<Accepted<TrainingRunView>, ValidationProblem>> StartAsync(
         TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, ArtifactStore artifacts,
-        IServiceProvider services, CancellationToken ct)
+        IServiceProvider services, IConfiguration configuration, CancellationToken ct)
     {
+        if (request.IsPpo && request.Verifier is null)
+            request = request with { Verifier = TrainingRunConfig.DefaultVerifier(configuration[TrainingRunConfig.DefaultClassifierKey]) };
         var problems = request.Problems().ToList();
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, services, ct));
@@ -61,7 +63,7 @@ public static class TrainingRunsApi
         };
         if (request.Value is not null) references.Add(("value", request.Value, true));
         if (request.Data is not null) references.Add(("data", request.Data, false));
-        var verifier = request.IsPpo ? VerifierSpecification.Parse(request.Verifier) : null;
+        var verifier = request.IsPpo ? VerifierSpecification.Parse(request.VerifierSpec) : null;
         if (verifier is { Kind: VerifierKind.Classifier }) references.Add(("verifier classifier", verifier.ClassifierModel!, true));
         foreach (var (what, reference, folder) in references.Where(r => TrainingRunConfig.IsBlob(r.Reference)))
         {
@@ -74,7 +76,7 @@ public static class TrainingRunsApi
             }
             if (!found) problems.Add(folder ? $"{what} '{reference}' is not a model folder in blob storage (no {name}/config.json)." : $"{what} '{reference}' is not in blob storage.");
         }
-        if (request.IsPpo && request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
+        if (request.Dataset is not null && !await db.Datasets.AnyAsync(d => d.Name == request.Dataset, ct))
             problems.Add($"dataset '{request.Dataset}' does not exist.");
         if (verifier is { Kind: VerifierKind.Llm })
         {

@@ -2,7 +2,6 @@ using HuatuoAspire.Data;
 using HuatuoAspire.Data.Jobs;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Trainer.Apis;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using HuatuoAspire.Trainer.Jobs;
 
 namespace HuatuoAspire.Trainer;
@@ -19,8 +18,8 @@ public static class TrainerServiceExtensions
         builder.AddHuatuoData();
         builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
-        // The named LLM endpoints for the LLM-judge verifier (the workers register the same registry in `huatuo up`).
-        builder.Services.TryAddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
+        // The LLM-judge verifier's endpoints: the same registration as the workers', one registry in `huatuo up`.
+        builder.Services.AddLlmEndpoints();
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Data.Export;
 using HuatuoAspire.Training.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,9 +9,9 @@ namespace HuatuoAspire.Trainer.Jobs;
 
 /// <summary>
 /// A run's inputs on this machine: model folders and data files given as paths or <c>blob:PREFIX</c> (downloaded
-/// once into the run's work folder), and a dataset's problems snapshotted to blob storage on the first delivery.
+/// once into the run's work folder), and a dataset's problems or trajectories snapshotted to blob storage on the first delivery.
 /// </summary>
-public sealed class TrainingInputs(IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, long runId)
+public sealed class TrainingInputs(IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, long runId)
 {
     /// <summary>Written into a model folder downloaded from blob storage once it is complete.</summary>
     private const string CompleteMarker = ".downloaded";
@@ -59,5 +60,33 @@ public sealed class TrainingInputs(IDbContextFactory<HuatuoDbContext> contexts, 
             }
         }
         return TrainingDataFile.ReadPpo(local);
+    }
+
+    /// <summary>
+    /// The SFT examples of a dataset: its finished trajectories (searched or imported), exported in the reference
+    /// format. Snapshotted to blob storage on the first delivery, as <see cref="DatasetProblemsAsync"/> does.
+    /// </summary>
+    public async Task<string> DatasetSftFileAsync(string dataset, string local, CancellationToken ct)
+    {
+        var snapshot = $"{TrainingJobs.BlobPrefix(runId)}/inputs/sft-data.jsonl";
+        if (File.Exists(local)) return local;
+        try
+        {
+            await artifacts.DownloadFileAsync(snapshot, local, ct);
+        }
+        catch (FileNotFoundException)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+            int count;
+            await using (var stream = File.Create(local))
+                count = await exporter.ExportSftAsync(stream, ExportFormat.Jsonl, dataset, ct);
+            if (count == 0)
+            {
+                File.Delete(local);
+                throw new TrainingDataException($"dataset '{dataset}' has no finished reasoning trajectories (searched or imported) to train on.");
+            }
+            await artifacts.UploadFileAsync(snapshot, local, ct);
+        }
+        return local;
     }
 }

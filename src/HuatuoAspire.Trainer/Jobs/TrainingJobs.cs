@@ -3,6 +3,7 @@ using Hangfire;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Data.Export;
 using HuatuoAspire.Domain.Reward;
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Model;
@@ -24,7 +25,7 @@ namespace HuatuoAspire.Trainer.Jobs;
 /// the local work folder, else from blob storage), drops the metrics recorded after it, and continues from there.
 /// </summary>
 public sealed class TrainingJobs(
-    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, IConfiguration configuration, IServiceProvider services,
+    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, IConfiguration configuration, IServiceProvider services,
     ILogger<TrainingJobs> logger)
 {
     // Without Trainer:WorkDirectory (huatuo up sets one under its data folder): a folder only this process knows and
@@ -45,7 +46,7 @@ public sealed class TrainingJobs(
         var config = JsonSerializer.Deserialize<TrainingRunConfig>(run.Config, TrainingRunConfig.Json)!;
         var work = WorkDirectory(runId);
         PrepareWorkFolder(work, manifest);
-        var inputs = new TrainingInputs(contexts, artifacts, runId);
+        var inputs = new TrainingInputs(contexts, artifacts, exporter, runId);
         var checkpoints = new CheckpointUploader(contexts, artifacts, runId, manifest);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(hangfireToken);
         try
@@ -61,7 +62,7 @@ public sealed class TrainingJobs(
                 checkpoints.UploadNewCheckpoints(work);
             };
             Action<string> log = line => logger.LogInformation("Training run {RunId}: {Line}", runId, line);
-            await TrainAndUploadAsync(config, inputs, checkpoints, work, onStep, log, cancel.Token);
+            await TrainAndUploadAsync(config, inputs, checkpoints, recorder, work, onStep, log, cancel.Token);
             await FinishAsync(runId, RunStatus.Succeeded, null);
         }
         catch (OperationCanceledException) when (!hangfireToken.IsCancellationRequested)
@@ -90,12 +91,13 @@ public sealed class TrainingJobs(
     }
 
     /// <summary>Trains the run's stage, then uploads its final folders.</summary>
-    private async Task TrainAndUploadAsync(TrainingRunConfig config, TrainingInputs inputs, CheckpointUploader checkpoints, string work,
-        Action<TrainingProgress> onStep, Action<string> log, CancellationToken ct)
+    private async Task TrainAndUploadAsync(TrainingRunConfig config, TrainingInputs inputs, CheckpointUploader checkpoints,
+        TrainingStepRecorder recorder, string work, Action<TrainingProgress> onStep, Action<string> log, CancellationToken ct)
     {
         if (config.IsPpo)
         {
             var result = await RunPpoAsync(config, inputs, work, onStep, log, ct);
+            if (result.HeldOut is { } heldOut) await recorder.RecordHeldOutAsync(result.Steps, heldOut);
             await checkpoints.UploadAsync(result.ModelDirectory, result.Steps, "final", CancellationToken.None);
             await checkpoints.UploadAsync(result.ValueDirectory, result.Steps, "final-value", CancellationToken.None);
         }
@@ -110,7 +112,10 @@ public sealed class TrainingJobs(
         Action<string> log, CancellationToken ct)
     {
         var model = await inputs.ResolveModelAsync(config.StartModel, Path.Combine(work, "inputs", "model"), ct);
-        var data = await inputs.ResolveFileAsync(config.Data!, Path.Combine(work, "inputs", "sft-data.jsonl"), ct);
+        var local = Path.Combine(work, "inputs", "sft-data.jsonl");
+        var data = config.Dataset is not null
+            ? await inputs.DatasetSftFileAsync(config.Dataset, local, ct)
+            : await inputs.ResolveFileAsync(config.Data!, local, ct);
         var trainer = new SftTrainer(config.Sft with { Resume = true, Placement = ModelPlacement.Default });
         var records = TrainingDataFile.ReadSft(data);
         return await Task.Run(() => trainer.Run(model, records, work, onStep, log, ct), ct);
@@ -127,7 +132,7 @@ public sealed class TrainingJobs(
             : TrainingDataFile.ReadPpo(await inputs.ResolveFileAsync(config.Data!, Path.Combine(folder, "ppo-data.jsonl"), ct));
         var verifiers = new AnswerVerifierFactory(services.GetRequiredService<LlmEndpointRegistry>(),
             async (model, token) => new ClassifierVerifier(await inputs.ResolveModelAsync(model, Path.Combine(folder, "classifier"), token)));
-        var verifier = await verifiers.CreateAsync(VerifierSpecification.Parse(config.Verifier), ct);
+        var verifier = await verifiers.CreateAsync(VerifierSpecification.Parse(config.VerifierSpec), ct);
         try
         {
             var trainer = new PpoTrainer(config.Ppo with { Resume = true, Placement = ModelPlacement.Default }, new HuatuoReward(verifier));

@@ -18,6 +18,8 @@ namespace HuatuoAspire.Trainer.Jobs;
 public sealed record TrainingRunConfig
 {
     public const string BlobScheme = "blob:";
+    /// <summary>Configuration key of the classifier (a folder or blob:PREFIX) PPO runs use when they name no verifier.</summary>
+    public const string DefaultClassifierKey = "Trainer:DefaultClassifier";
 
     [JsonPropertyName("kind")] public string Kind { get; init; } = "sft";
     [JsonPropertyName("name")] public string? Name { get; init; }
@@ -31,10 +33,17 @@ public sealed record TrainingRunConfig
 
     /// <summary>A JSON/JSONL file (SFT: Question, Complex_CoT, Response; PPO: question and Ground-True Answer).</summary>
     [JsonPropertyName("data")] public string? Data { get; init; }
-    /// <summary>PPO: a dataset in the database whose verifiable problems (all but the rejected ones) are the prompts.</summary>
+    /// <summary>
+    /// A dataset in the database instead of a file. PPO: its verifiable problems (all but the rejected ones) are the
+    /// prompts; SFT: its finished reasoning trajectories (searched or imported) are the examples.
+    /// </summary>
     [JsonPropertyName("dataset")] public string? Dataset { get; init; }
-    /// <summary>PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>.</summary>
-    [JsonPropertyName("verifier")] public string Verifier { get; init; } = "rule";
+    /// <summary>
+    /// PPO: <c>rule</c>, <c>llm</c> (the default endpoint), <c>llm:NAME</c> or <c>classifier:FOLDER|blob:PREFIX</c>. Unset:
+    /// the classifier configured as <see cref="DefaultClassifierKey"/> (the reference rewards with its verifier model),
+    /// else <c>rule</c>; the stored config records the choice.
+    /// </summary>
+    [JsonPropertyName("verifier")] public string? Verifier { get; init; }
 
     /// <summary>
     /// The stage's options as the request gave them (their JSON names are <see cref="SftOptions"/>' and
@@ -83,6 +92,13 @@ public sealed record TrainingRunConfig
 
     public bool IsPpo => Kind == "ppo";
 
+    /// <summary>The verifier PPO uses: the one asked for, else the configured default classifier, else <c>rule</c>.</summary>
+    public static string DefaultVerifier(string? configuredClassifier) =>
+        string.IsNullOrWhiteSpace(configuredClassifier) ? "rule" : "classifier:" + configuredClassifier.Trim();
+
+    /// <summary>The verifier to run (<c>rule</c> when the stored config names none).</summary>
+    [JsonIgnore] public string VerifierSpec => Verifier ?? "rule";
+
     /// <summary>The model the run starts from (SFT: model; PPO: policy).</summary>
     public string StartModel => (IsPpo ? Policy ?? Model : Model) ?? "";
 
@@ -101,14 +117,14 @@ public sealed record TrainingRunConfig
             if (Value is not null) CheckModel("value", Value, problems);
             if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (a file) and dataset (a dataset name in the database).");
             else if (Data is not null) CheckFile("data", Data, problems);
-            if (!VerifierSpecification.TryParse(Verifier, out var verifier, out var verifierError)) problems.Add(verifierError);
+            if (!VerifierSpecification.TryParse(VerifierSpec, out var verifier, out var verifierError)) problems.Add(verifierError);
             else if (verifier.Kind == VerifierKind.Classifier) CheckModel("verifier classifier", verifier.ClassifierModel!, problems);
         }
         else if (Kind == "sft")
         {
             CheckModel("model", StartModel, problems);
-            if (Data is null) problems.Add("data (an SFT file) is required.");
-            else CheckFile("data", Data, problems);
+            if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (an SFT file) and dataset (a dataset name in the database).");
+            else if (Data is not null) CheckFile("data", Data, problems);
         }
         if (Kind is "sft" or "ppo")
         {

@@ -3,6 +3,7 @@ using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Training;
 using HuatuoAspire.Training.Observability;
+using HuatuoAspire.Training.Ppo;
 using Microsoft.EntityFrameworkCore;
 
 namespace HuatuoAspire.Trainer.Jobs;
@@ -33,5 +34,14 @@ public sealed class TrainingStepRecorder(IDbContextFactory<HuatuoDbContext> cont
         StepCounter.Add(1, run, kind);
 
         if (db.TrainingRuns.Where(r => r.Id == runId).Select(r => r.CancellationRequested).First()) cancel.Cancel();
+    }
+
+    /// <summary>The final policy's figures on the held-out prompts, as <c>eval_*</c> metrics of the last step.</summary>
+    public async Task RecordHeldOutAsync(int lastStep, PolicyScore score)
+    {
+        await using var db = await contexts.CreateDbContextAsync();
+        foreach (var (name, value) in new[] { ("eval_reward", score.MeanReward), ("eval_accuracy", score.Accuracy), ("eval_well_formed", score.WellFormed) })
+            db.TrainingMetrics.Add(new TrainingMetric { TrainingRunId = runId, Step = lastStep, Name = name, Value = value });
+        await db.SaveChangesAsync();
     }
 }

@@ -15,7 +15,12 @@ using TorchSharp.Modules;
 
 namespace HuatuoAspire.Training.Ppo;
 
-/// <summary>PPO settings; the defaults follow the paper's stage 2. The JSON names are the trainer API's.</summary>
+/// <summary>
+/// PPO settings; the defaults follow the reference's stage-2 command (README of FreedomIntelligence/HuatuoGPT-o1,
+/// RL_stage2.py): 3 PPO epochs, a rollout batch of 16 (1 per device × 16 accumulation steps × 1 mini-batch) taken as
+/// one mini-batch, responses up to 1300 tokens, lr 5e-7 with a 0.05 linear warm-up and linear decay, β 0.03,
+/// temperature 0.5, and 10 % of the prompts (at most 200) held out. The JSON names are the trainer API's.
+/// </summary>
 public sealed record PpoOptions
 {
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-7;
@@ -26,7 +31,7 @@ public sealed record PpoOptions
     [JsonPropertyName("clip_range")] public double ClipRange { get; init; } = 0.2;
     [JsonPropertyName("value_clip_range")] public double ValueClipRange { get; init; } = 0.2;
     [JsonIgnore] public double ValueCoefficient { get; init; } = 0.1;
-    [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = 4;
+    [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = 3;
     /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
     [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = 16;
     /// <summary>
@@ -35,7 +40,19 @@ public sealed record PpoOptions
     /// advantage then pushes.
     /// </summary>
     [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 1;
-    [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = 4;
+    /// <summary>Responses per optimizer step; the reference's num_mini_batches 1 makes it the whole rollout batch.</summary>
+    [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = 16;
+    /// <summary>
+    /// Fraction of the rollout iterations over which both learning rates rise linearly to their peak, before they
+    /// decay linearly to zero at the last iteration (<see cref="LinearSchedule"/>; the reference's warmup_ratio).
+    /// </summary>
+    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
+    /// <summary>False: both learning rates stay at their peak throughout (the CPU demo's setting).</summary>
+    [JsonIgnore] public bool ScheduleLearningRate { get; init; } = true;
+    /// <summary>Fraction of the prompts held out of training (shuffled with the seed), as the reference's eval_ratio.</summary>
+    [JsonPropertyName("eval_fraction")] public double EvalFraction { get; init; } = 0.1;
+    /// <summary>At most this many held-out prompts (the reference's eval_max_num).</summary>
+    [JsonIgnore] public int MaxEvalPrompts { get; init; } = 200;
     /// <summary>
     /// Rollout iterations at the start in which only the value model learns and the policy stays as it is (OpenRLHF's
     /// <c>freezing_actor_steps</c>): a value head fresh on the checkpoint makes per-token advantages of noise, and a
@@ -44,7 +61,7 @@ public sealed record PpoOptions
     [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; }
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 1;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
-    [JsonPropertyName("response_length")] public int MaxNewTokens { get; init; } = 1024;
+    [JsonPropertyName("response_length")] public int MaxNewTokens { get; init; } = 1300;
     [JsonIgnore] public double MaxGradNorm { get; init; } = 1.0;
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Write a resumable checkpoint every N rollout iterations (0: only the final model).</summary>
@@ -67,6 +84,9 @@ public sealed record PpoOptions
         if (ValueWarmupIterations < 0) problems.Add($"value_warmup_iterations must be >= 0 (got {ValueWarmupIterations}).");
         if (!(Temperature > 0)) problems.Add($"temperature must be > 0 (got {Temperature}).");
         if (MaxNewTokens < 1) problems.Add("response_length must be >= 1.");
+        if (!(WarmupRatio is >= 0 and <= 1)) problems.Add($"warmup_ratio must be in [0, 1] (a fraction of the rollout iterations), got {WarmupRatio}.");
+        if (!(EvalFraction is >= 0 and < 1)) problems.Add($"eval_fraction must be in [0, 1), got {EvalFraction}.");
+        if (MaxEvalPrompts < 0) problems.Add($"the held-out prompt limit must be >= 0 (got {MaxEvalPrompts}).");
         return problems;
     }
 
@@ -76,10 +96,24 @@ public sealed record PpoOptions
         var problems = Problems();
         if (problems.Count > 0) throw new ArgumentException(string.Join(" ", problems));
     }
+
+    /// <summary>
+    /// The reference's split: shuffle, hold out min(⌊n × fraction⌋, max) prompts, train on the rest. The shuffle is
+    /// seeded so that a resumed run holds out the same prompts.
+    /// </summary>
+    public (IReadOnlyList<PpoRecord> Train, IReadOnlyList<PpoRecord> Eval) Split(IReadOnlyList<PpoRecord> records)
+    {
+        var evalCount = Math.Min((int)(records.Count * EvalFraction), MaxEvalPrompts);
+        if (evalCount == 0) return (records, []);
+        var order = Enumerable.Range(0, records.Count).ToArray();
+        new Random(StableSeed.Combine(Seed, 0x5EED_E7A1)).Shuffle(order);
+        return (order.Skip(evalCount).Select(i => records[i]).ToList(), order.Take(evalCount).Select(i => records[i]).ToList());
+    }
 }
 
-/// <summary>The outcome of a PPO run: <paramref name="Steps"/> optimizer steps over <paramref name="Iterations"/> rollout batches.</summary>
-public sealed record PpoResult(string ModelDirectory, string ValueDirectory, int Steps, int Iterations, double FinalMeanReward);
+/// <summary>The outcome of a PPO run: <paramref name="Steps"/> optimizer steps over <paramref name="Iterations"/> rollout batches.
+/// <paramref name="HeldOut"/> is the final policy's score on the held-out prompts (null when none were held out or the run stopped early).</summary>
+public sealed record PpoResult(string ModelDirectory, string ValueDirectory, int Steps, int Iterations, double FinalMeanReward, PolicyScore? HeldOut = null);
 
 /// <summary>
 /// Stage 2: PPO with verifier rewards. Per iteration: sample responses to a batch of prompts (recording log-probs),
@@ -92,11 +126,13 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
     public PpoOptions Options { get; } = options;
     public HuatuoReward Reward { get; } = reward;
 
-    public async Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> records, string outputDirectory,
+    public async Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> allRecords, string outputDirectory,
         Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         Options.Validate();
-        if (records.Count == 0) throw new ArgumentException("No PPO prompts.", nameof(records));
+        if (allRecords.Count == 0) throw new ArgumentException("No PPO prompts.", nameof(allRecords));
+        var (records, heldOut) = Options.Split(allRecords);
+        if (heldOut.Count > 0) log?.Invoke($"{heldOut.Count} of {allRecords.Count} prompts held out for evaluation; training on {records.Count}.");
         var tokenizer = HfTokenizer.FromFolder(policyDirectory);
         var encoder = new SftExampleEncoder(tokenizer, int.MaxValue);
         var prompts = records.Select(r => encoder.EncodePrompt(r.Question)).ToList();
@@ -112,6 +148,10 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             offsets[i + 1] = offsets[i] + Options.PpoEpochs * ((batch + Options.MiniBatchSize - 1) / Options.MiniBatchSize);
         }
         var totalSteps = offsets[iterations];
+        // Without a schedule: zero steps make LinearSchedule a constant.
+        var scheduled = Options.ScheduleLearningRate ? iterations : 0;
+        var policySchedule = new LinearSchedule(Options.LearningRate, scheduled, Options.WarmupRatio);
+        var valueSchedule = new LinearSchedule(Options.ValueLearningRate, scheduled, Options.WarmupRatio);
         var startIteration = 0;
         string? resume = null;
         if (Options.Resume && TrainingCheckpoint.Latest(outputDirectory, "ppo") is { } latest)
@@ -157,6 +197,8 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             for (var k = 0; k < rollouts.Count; k++)
                 scores[k] = await Reward.ScoreAsync(rollouts[k].Text, records[chosen[k]].GroundTruth, cancellationToken).ConfigureAwait(false);
             policy.train();
+            AdamWGroups.SetLearningRate(policyOptimizer, policySchedule.At(iteration));
+            AdamWGroups.SetLearningRate(valueOptimizer, valueSchedule.At(iteration));
 
             var updates = new List<Dictionary<string, double>>();
             var averaged = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0, updates,
@@ -172,7 +214,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
                 ["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length,
                 ["kl"] = averaged["kl"],
                 ["response_length"] = rollouts.Average(r => r.ResponseIds.Length),
-                ["lr"] = Options.LearningRate,
+                ["lr"] = policySchedule.At(iteration),
                 ["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds),
                 ["iteration"] = iteration,
             };
@@ -197,13 +239,20 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         }
         var final = Path.Combine(outputDirectory, "model");
         var finalValue = Path.Combine(outputDirectory, "value");
+        PolicyScore? heldOutScore = null;
         if (endIteration == iterations)
         {
             SavePolicy(policy, policyDirectory, final);
             value.SavePretrained(finalValue);
             ModelFolderFiles.CopyTokenizer(policyDirectory, finalValue);
+            if (heldOut.Count > 0)
+            {
+                heldOutScore = await PolicyEvaluation.ScoreAsync(policy, tokenizer, heldOut, Reward, Options.Temperature, Options.MaxNewTokens,
+                    Options.Seed, cancellationToken).ConfigureAwait(false);
+                log?.Invoke($"Held-out ({heldOut.Count} prompts): mean reward {heldOutScore.MeanReward:0.000}, accepted {heldOutScore.Accuracy:P1}, well formed {heldOutScore.WellFormed:P1}.");
+            }
         }
-        return new PpoResult(final, finalValue, offsets[endIteration], endIteration, lastReward);
+        return new PpoResult(final, finalValue, offsets[endIteration], endIteration, lastReward, heldOutScore);
     }
 
     private static void SavePolicy(CausalLanguageModel policy, string source, string folder)

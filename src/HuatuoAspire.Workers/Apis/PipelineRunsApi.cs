@@ -44,7 +44,7 @@ public static class PipelineRunsApi
         {
             llms.Get(parameters.Endpoint);
             if (parameters.ResolveVerifier() is { Kind: VerifierKind.Llm } judge) llms.Get(judge.Endpoint);
-            new Reasoning.Search.SearchOptions { MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts }.Validate();
+            parameters.ToSearchOptions().Validate();
             if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });
 
@@ -53,6 +53,7 @@ public static class PipelineRunsApi
         {
             llms.Get(parameters.Endpoint);
             foreach (var name in parameters.DifficultyEndpoints) llms.Get(name);
+            Reasoning.Prompts.PromptLanguages.Parse(parameters.Language);
             if (parameters.Limit is < 1) throw new ArgumentException($"limit must be at least 1, got {parameters.Limit}.");
         });
 

@@ -21,9 +21,7 @@ public static class WorkersServiceExtensions
         builder.AddHuatuoJobServer(ServiceNames.Workers, workerCount,
             JobStorage.Queues.Construction, JobStorage.Queues.Search, JobStorage.Queues.Evaluation, JobStorage.Queues.Default);
         builder.AddHuatuoData();
-        // The named LLM endpoints (Llm:Endpoints:<name>, the inference service by default), shared by every job so
-        // that each endpoint's concurrency limit holds across the whole process.
-        builder.Services.AddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
+        builder.Services.AddLlmEndpoints();
         builder.Services.AddTransient<SearchJobs>();
         builder.Services.AddTransient<ConstructionJobs>();
         builder.Services.AddTransient<EvaluationJobs>();

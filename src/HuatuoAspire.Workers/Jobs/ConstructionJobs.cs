@@ -22,6 +22,8 @@ public sealed record ConstructionRunParameters
     public IReadOnlyList<string> DifficultyEndpoints { get; init; } = [];
     public bool LlmFilter { get; init; } = true;
     public int MinQuestionCharacters { get; init; } = 40;
+    /// <summary>en or zh: the language of the rewritten open-ended questions and answers.</summary>
+    public string Language { get; init; } = "en";
     public int? Limit { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this, SearchRunParameters.Json);
@@ -93,7 +95,11 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
         try
         {
             var construction = new ProblemConstruction(llms.Get(parameters.Endpoint), parameters.DifficultyEndpoints.Select(name => llms.Get(name)).ToList(),
-                new ConstructionOptions { LlmFilter = parameters.LlmFilter, MinQuestionCharacters = parameters.MinQuestionCharacters });
+                new ConstructionOptions
+                {
+                    LlmFilter = parameters.LlmFilter, MinQuestionCharacters = parameters.MinQuestionCharacters,
+                    Language = Reasoning.Prompts.PromptLanguages.Parse(parameters.Language),
+                });
             result = await construction.ConstructAsync(mcq, cancellation.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && cancellation.IsCancellationRequested)

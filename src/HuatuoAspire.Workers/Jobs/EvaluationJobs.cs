@@ -59,7 +59,7 @@ public sealed record EvaluationRunParameters
 /// errors (429, 5xx, network) are retried by the client, and a question still failing is stored with its error. The
 /// run's cancellation flag is polled while questions are in flight.
 /// </summary>
-public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServiceProvider services, IConfiguration configuration,
+public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServiceProvider services, LlmEndpointRegistry llms,
     IBackgroundJobClient jobs, ILogger<EvaluationJobs> logger)
 {
     public const int JobRetries = 3;
@@ -72,7 +72,7 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
     {
         var problems = parameters.Problems();
         if (problems.Count > 0) throw new ArgumentException(string.Join(" ", problems));
-        ResolveEndpoint(parameters);
+        if (parameters.Url is null) llms.Get(parameters.Endpoint); // a name that is not configured is refused now, not at run time
         var questions = await LoadQuestionsAsync(parameters, ct);
         await using var db = await dbs.CreateDbContextAsync(ct);
         var run = new PipelineRun
@@ -128,11 +128,16 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
 
         var parameters = EvaluationRunParameters.FromJson(run.Parameters);
         IReadOnlyList<BenchmarkQuestion> questions;
-        (string BaseUrl, string Model, string? ApiKey, int MaxRetries, TimeSpan Timeout) endpoint;
+        var options = new EvaluationOptions
+        {
+            Concurrency = parameters.Concurrency, MaxTokens = parameters.MaxTokens, Temperature = parameters.Temperature,
+            StrictPrompt = parameters.StrictPrompt,
+        };
+        (LlmEndpoint Endpoint, bool Owned) endpoint;
         try
         {
-            endpoint = ResolveEndpoint(parameters);
             questions = await LoadQuestionsAsync(parameters, ct);
+            endpoint = ResolveEndpoint(parameters, options);
         }
         catch (Exception exception) when (exception is BenchmarkFormatException or LlmConfigurationException or ArgumentException)
         {
@@ -141,20 +146,15 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
             return;
         }
 
-        var options = new EvaluationOptions
-        {
-            Model = endpoint.Model, Concurrency = parameters.Concurrency, MaxTokens = parameters.MaxTokens, Temperature = parameters.Temperature,
-            StrictPrompt = parameters.StrictPrompt, MaxRetries = endpoint.MaxRetries, RequestTimeout = endpoint.Timeout,
-        };
-        var client = EvaluationRunner.CreateClient(endpoint.BaseUrl, endpoint.Model, endpoint.ApiKey, options);
-        var sink = await DatabaseResultSink.OpenForRunAsync(dbs, runId, endpoint.Model, questions.Select(q => q.Benchmark), ct);
+        using var owned = endpoint.Owned ? endpoint.Endpoint : null;
+        var sink = await DatabaseResultSink.OpenForRunAsync(dbs, runId, endpoint.Endpoint.Options.Model, questions.Select(q => q.Benchmark), ct);
         await using (var db = await dbs.CreateDbContextAsync(ct))
             await db.PipelineRuns.Where(r => r.Id == runId).ExecuteUpdateAsync(set => set.SetProperty(r => r.ItemsTotal, questions.Count), ct);
 
         using var cancellation = PipelineRunProgress.WatchCancellation(dbs, runId, CancellationPollInterval, ct);
         try
         {
-            await new EvaluationRunner(client, options).RunAsync(questions, sink, cancellationToken: cancellation.Token);
+            await new EvaluationRunner(endpoint.Endpoint, options).RunAsync(questions, sink, cancellationToken: cancellation.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && cancellation.IsCancellationRequested)
         {
@@ -180,14 +180,17 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
         logger.LogWarning("Evaluation run {RunId} failed: {Error}", runId, error);
     }
 
-    /// <summary>The endpoint to ask: an explicit URL, else the named endpoint's URL, model, key, retries and timeout.</summary>
-    public (string BaseUrl, string Model, string? ApiKey, int MaxRetries, TimeSpan Timeout) ResolveEndpoint(EvaluationRunParameters parameters)
+    /// <summary>
+    /// The endpoint to ask: the registry's named endpoint, shared with every other job of the process (its concurrency
+    /// limit, retries, usage ledger); with another model, a copy of its settings for that model; or one of its own for
+    /// an explicit URL. <c>Owned</c>: made for this run, disposed after it.
+    /// </summary>
+    public (LlmEndpoint Endpoint, bool Owned) ResolveEndpoint(EvaluationRunParameters parameters, EvaluationOptions options)
     {
-        if (parameters.Url is { } url) return (url, parameters.Model ?? "default", null, 3, TimeSpan.FromMinutes(10));
-        var endpoints = LlmConfiguration.ReadEndpoints(configuration);
-        if (!endpoints.TryGetValue(parameters.Endpoint, out var named))
-            throw new LlmConfigurationException($"No LLM endpoint named '{parameters.Endpoint}' (configured: {string.Join(", ", endpoints.Keys)}); add Llm:Endpoints:{parameters.Endpoint}:BaseUrl or give a url.");
-        return (named.BaseUrl.ToString(), parameters.Model ?? named.Model, named.ApiKey, named.MaxRetries, TimeSpan.FromSeconds(named.TimeoutSeconds));
+        if (parameters.Url is { } url) return (EvaluationRunner.CreateEndpoint(url, parameters.Model ?? "default", null, options, ledger: llms.Ledger), true);
+        var named = llms.Get(parameters.Endpoint);
+        if (parameters.Model is null || parameters.Model == named.Options.Model) return (named, false);
+        return (new LlmEndpoint(named.Options with { Model = parameters.Model }, llms.Ledger), true);
     }
 
     /// <summary>The run's questions, in file (or id) order, the first <c>Limit</c> of each benchmark.</summary>

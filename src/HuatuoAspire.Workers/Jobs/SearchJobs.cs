@@ -79,10 +79,7 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
                 problem = await db.VerifiableProblems.AsNoTracking().SingleAsync(p => p.Id == problemId, ct);
             var generator = llms.Get(parameters.Endpoint);
             var verifier = await new AnswerVerifierFactory(llms).CreateAsync(parameters.ResolveVerifier(), ct);
-            var search = new ReasoningPathSearch(generator, verifier, new SearchOptions
-            {
-                MaxDepth = parameters.MaxDepth, MaxAttempts = parameters.MaxAttempts, EfficientSearch = parameters.EfficientSearch, Seed = parameters.Seed,
-            });
+            var search = new ReasoningPathSearch(generator, verifier, parameters.ToSearchOptions());
             result = await search.SearchAsync(problem.OpenEndedQuestion, problem.GroundTruthAnswer, (int)problemId, cancellation.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && cancellation.IsCancellationRequested)

@@ -16,9 +16,16 @@ public sealed record SearchRunParameters
     public string? JudgeEndpoint { get; init; }
     /// <summary><c>rule</c> (RuleVerifier, no LLM), <c>llm</c> or <c>llm:ENDPOINT</c> (an LLM judge).</summary>
     public string Verifier { get; init; } = "llm";
-    public int MaxDepth { get; init; } = 3;
-    public int MaxAttempts { get; init; } = 3;
+    /// <summary>Refinements per attempt; unset: the paper's 3, or the reference script's 2 with <see cref="EfficientSearch"/>.</summary>
+    public int? MaxDepth { get; init; }
+    /// <summary>Attempts per problem; unset: the paper's 3, or the reference script's 1 with <see cref="EfficientSearch"/>.</summary>
+    public int? MaxAttempts { get; init; }
+    /// <summary>The reference's efficient (label-guided) mode: after every attempt failed, reveal the label once.</summary>
     public bool EfficientSearch { get; init; }
+    /// <summary>Restart attempts from the first chain of thought (unset: on in efficient mode, as the reference does).</summary>
+    public bool? ReuseInitialReasoning { get; init; }
+    /// <summary>en or zh: the language of the search prompts (zh: the reference's Chinese version).</summary>
+    public string Language { get; init; } = "en";
     public int Seed { get; init; } = 42;
     public int? Limit { get; init; }
 
@@ -39,6 +46,21 @@ public sealed record SearchRunParameters
                 throw new ArgumentException($"verifier '{Verifier}' and judgeEndpoint '{JudgeEndpoint}' name different judges; give one."),
             VerifierKind.Llm => VerifierSpecification.Llm(specification.Endpoint ?? JudgeEndpoint ?? Endpoint),
             _ => specification,
+        };
+    }
+
+    /// <summary>The search's options, unset values taking the mode's defaults (efficient: the reference script's).</summary>
+    public Reasoning.Search.SearchOptions ToSearchOptions()
+    {
+        var defaults = EfficientSearch ? Reasoning.Search.SearchOptions.ReferenceEfficient : new Reasoning.Search.SearchOptions();
+        return defaults with
+        {
+            MaxDepth = MaxDepth ?? defaults.MaxDepth,
+            MaxAttempts = MaxAttempts ?? defaults.MaxAttempts,
+            EfficientSearch = EfficientSearch,
+            ReuseInitialReasoning = ReuseInitialReasoning ?? defaults.ReuseInitialReasoning,
+            Language = Reasoning.Prompts.PromptLanguages.Parse(Language),
+            Seed = Seed,
         };
     }
 
