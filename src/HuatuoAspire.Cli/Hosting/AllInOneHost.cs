@@ -66,6 +66,7 @@ public static class AllInOneHost
         builder.Configuration[$"ConnectionStrings:{ConnectionNames.Blobs}"] = infrastructure.BlobConnectionString;
         // Without Inference:ModelPath the inference service makes a tiny model once; keep it with the rest of the data.
         builder.Configuration["Inference:DefaultModelDir"] ??= Path.Combine(options.DataDirectory, "models", "default");
+        builder.Configuration["Inference:CheckpointCacheDir"] ??= Path.Combine(options.DataDirectory, "models", "checkpoints");
         // Training work folders (checkpoints before upload, downloaded inputs) stay with this instance's data.
         builder.Configuration["Trainer:WorkDirectory"] ??= Path.Combine(options.DataDirectory, "training");
         // Sign-in cookies stay valid across restarts: keep the key ring with the rest of the data.
