@@ -213,7 +213,7 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             var dir = Directory.CreateTempSubdirectory("huatuo-ppo-api-").FullName;
             var port = FreePort.Pick();
             var app = await AllInOneHost.CreateAsync(
-                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}"], ["trainer"]),
+                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}", $"--Trainer:DataFolders:0={dir}"], ["trainer"]),
                 fixture.Infrastructure, CancellationToken.None);
             await app.StartAsync();
             return new Host(app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") }, dir);

@@ -19,6 +19,7 @@ public static class TrainerServiceExtensions
         builder.AddHuatuoData();
         builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
+        builder.Services.AddSingleton<TrainingDataFolders>();
         // The named LLM endpoints for the LLM-judge verifier (the workers register the same registry in `huatuo up`).
         builder.Services.TryAddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
         return builder;
