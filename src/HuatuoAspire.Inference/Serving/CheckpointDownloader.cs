@@ -1,5 +1,4 @@
 using Azure;
-using Azure.Storage.Blobs;
 using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Inference.Contracts;
 
@@ -118,6 +117,6 @@ public static class CheckpointDownloader
             throw InferenceRequestException.InvalidParameter("blob_prefix",
                 $"Blob storage is not configured: set ConnectionStrings:{ConnectionNames.Blobs} to switch to a checkpoint by blob prefix.");
         }
-        return new ArtifactStore(new BlobServiceClient(connection));
+        return new ArtifactStore(BlobServiceClients.Create(connection));
     }
 }
