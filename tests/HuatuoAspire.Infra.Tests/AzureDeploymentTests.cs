@@ -195,17 +195,18 @@ public sealed class AzureDeploymentTests
     public void EveryConfigurationNameAServiceReadsIsSetOnTheAppThatReadsIt()
     {
         // Read from src/ (IConfiguration reads and options sections) and the AppHost's WithEnvironment/WithReference.
-        string[] database = ["ConnectionStrings__huatuodb", "Jobs__InvisibilityTimeoutSeconds"];
+        string[] database = ["ConnectionStrings__huatuodb", "Jobs__InvisibilityTimeoutSeconds", "Jobs__PrepareSchema"];
+        string[] blobs = ["ConnectionStrings__blobs", "AZURE_CLIENT_ID"];
         string[] llm = ["Llm__Endpoints__external__BaseUrl", "Llm__Endpoints__external__Model", "Llm__Endpoints__external__Kind",
             "Llm__Endpoints__external__ApiKey", "Llm__Endpoints__external__MaxConcurrency", "Llm__DefaultEndpoint"];
         var expected = new Dictionary<string, string[]>
         {
-            [ServiceNames.Inference] = ["ConnectionStrings__blobs", "Admin__Password", "Inference__DefaultModelDir", "Inference__CheckpointCacheDir",
+            [ServiceNames.Inference] = [.. blobs, "Admin__Password", "Inference__DefaultModelDir", "Inference__CheckpointCacheDir",
                 "Inference__ModelPath", "Inference__ModelId"],
-            [ServiceNames.Workers] = [.. database, "ConnectionStrings__blobs", "Admin__Password", "services__inference__http__0", .. llm, "Workers__Parallelism"],
-            [ServiceNames.Trainer] = [.. database, "ConnectionStrings__blobs", "Admin__Password", "services__inference__http__0", .. llm, "Trainer__WorkDirectory"],
-            [ServiceNames.Dashboard] = [.. database, "ConnectionStrings__blobs", "Admin__Password",
-                "services__inference__http__0", "services__workers__http__0", "services__trainer__http__0"],
+            [ServiceNames.Workers] = [.. database, .. blobs, "Admin__Password", "services__inference__http__0", .. llm, "Workers__Parallelism"],
+            [ServiceNames.Trainer] = [.. database, .. blobs, "Admin__Password", "services__inference__http__0", .. llm, "Trainer__WorkDirectory"],
+            [ServiceNames.Dashboard] = [.. database, .. blobs, "Admin__Password",
+                "services__inference__http__0", "services__workers__http__0", "services__trainer__http__0", "DataProtection__Certificate"],
         };
         foreach (var (app, names) in expected)
         {
