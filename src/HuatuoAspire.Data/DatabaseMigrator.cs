@@ -33,7 +33,7 @@ public static class DatabaseMigrator
                 // Hangfire's tables too, as the owner: the services' role may not create them (Jobs:PrepareSchema=false).
                 await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
                 await connection.OpenAsync(ct);
-                PostgreSqlObjectsInstaller.Install(connection, JobStorage.Schema);
+                PostgreSqlObjectsInstaller.Install(connection, HuatuoJobStorage.Schema);
                 return pending;
             });
             activity?.SetTag("huatuo.migrations.applied", applied.Count);

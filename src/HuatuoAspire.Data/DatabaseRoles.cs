@@ -17,7 +17,7 @@ public static partial class DatabaseRoles
     /// <summary>The services' role when none is configured (<c>Database:ServiceRole</c>).</summary>
     public const string DefaultServiceRole = "huatuo_service";
 
-    private static readonly string[] Schemas = ["public", JobStorage.Schema];
+    private static readonly string[] Schemas = ["public", HuatuoJobStorage.Schema];
 
     /// <summary>
     /// Creates the services' login role when it is missing, sets its password and grants it row access on every table

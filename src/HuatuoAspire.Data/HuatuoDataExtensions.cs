@@ -1,5 +1,5 @@
 using Azure.Storage.Blobs;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Import;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;

@@ -1,7 +1,7 @@
 using Azure.Identity;
 using Azure.Storage.Blobs;
 
-namespace HuatuoAspire.Data.Blobs;
+namespace HuatuoAspire.Storage;
 
 /// <summary>
 /// A blob service client from the <c>blobs</c> connection as Aspire and the Azure deployment give it: a connection

@@ -1,4 +1,4 @@
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 
 namespace HuatuoAspire.Data.FunctionalTests;
 

@@ -109,7 +109,7 @@ public sealed class AzureDeploymentTests
         var scale = Plain.ContainerApps[ServiceNames.Trainer]["properties"]!["template"]!["scale"]!;
         Assert.Equal(0, (int)scale["minReplicas"]!);
         Assert.Equal(1, (int)scale["maxReplicas"]!);
-        var rule = QueueRule(Plain.ContainerApps[ServiceNames.Trainer], JobStorage.Queues.Training);
+        var rule = QueueRule(Plain.ContainerApps[ServiceNames.Trainer], HuatuoJobStorage.Queues.Training);
         Assert.Equal("1", (string)rule["targetQueryValue"]!);
         Assert.Equal("0", (string)rule["activationTargetQueryValue"]!);
     }
@@ -118,7 +118,7 @@ public sealed class AzureDeploymentTests
     public void WorkersScaleOnTheDepthOfEachOfTheirQueues()
     {
         var workers = Plain.ContainerApps[ServiceNames.Workers];
-        foreach (var queue in new[] { JobStorage.Queues.Construction, JobStorage.Queues.Search, JobStorage.Queues.Evaluation })
+        foreach (var queue in new[] { HuatuoJobStorage.Queues.Construction, HuatuoJobStorage.Queues.Search, HuatuoJobStorage.Queues.Evaluation })
             Assert.Equal("16", (string)QueueRule(workers, queue)["targetQueryValue"]!);
         var scale = workers["properties"]!["template"]!["scale"]!;
         Assert.Equal(1, (int)scale["minReplicas"]!);
@@ -256,7 +256,7 @@ public sealed class AzureDeploymentTests
         Assert.Equal("postgresql", (string)rule["type"]!);
         Assert.Equal("password", (string)rule["auth"]![0]!["triggerParameter"]!);
         var metadata = rule["metadata"]!.AsObject();
-        Assert.Equal($"SELECT COUNT(*) FROM {JobStorage.Schema}.jobqueue WHERE queue = '{queue}'", (string)metadata["query"]!);
+        Assert.Equal($"SELECT COUNT(*) FROM {HuatuoJobStorage.Schema}.jobqueue WHERE queue = '{queue}'", (string)metadata["query"]!);
         Assert.Equal("huatuodb", (string)metadata["dbName"]!);
         Assert.Equal("require", (string)metadata["sslmode"]!);
         Assert.True(ArmExpression.IsRuntime((string)metadata["host"]!));

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 
 namespace HuatuoAspire.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Azure;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Training.Data;
 using Spectre.Console;
 

@@ -12,7 +12,7 @@ namespace HuatuoAspire.Data.Jobs;
 /// jobs calls <see cref="AddHuatuoJobStorage"/>; which queues a process serves is each service's own choice, so the
 /// workers scale out by running more processes on the same database (Hangfire's multi-server model).
 /// </summary>
-public static class JobStorage
+public static class HuatuoJobStorage
 {
     public const string Schema = "hangfire";
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Hangfire;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Trainer.Jobs;

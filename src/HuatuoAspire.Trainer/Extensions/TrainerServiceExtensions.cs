@@ -17,7 +17,7 @@ public static class TrainerServiceExtensions
     {
         builder.AddAdminAccess();
         builder.AddHuatuoData();
-        builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
+        builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, HuatuoJobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
         builder.Services.AddSingleton<TrainingDataFolders>();
         // The named LLM endpoints for the LLM-judge verifier (the workers register the same registry in `huatuo up`).
