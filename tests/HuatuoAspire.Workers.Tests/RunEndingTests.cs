@@ -104,7 +104,7 @@ public sealed class RunEndingTests(PostgresFixture fixture)
             [$"ConnectionStrings:{HuatuoDataExtensions.DatabaseConnectionName}"] = connectionString,
         });
         builder.AddHuatuoData();
-        Data.Jobs.JobStorage.AddHuatuoJobStorage(builder);
+        Data.Jobs.HuatuoJobStorage.AddHuatuoJobStorage(builder);
         using var host = builder.Build();
         var client = host.Services.GetRequiredService<IBackgroundJobClient>();
         var storage = host.Services.GetRequiredService<Hangfire.JobStorage>();
