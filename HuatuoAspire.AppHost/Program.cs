@@ -46,6 +46,7 @@ var workers = builder.AddProject<Projects.HuatuoAspire_Workers>(ServiceNames.Wor
 var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>(ServiceNames.Trainer)
     .WithHuatuoService()
     .WithEnvironment("Trainer__WorkDirectory", Path.Combine(data, "training"))
+    .WithEnvironment("Trainer__DataFolders__0", data)
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs).WaitFor(blobs)
     // PPO with `verifier: llm` asks the judge.
@@ -55,6 +56,8 @@ var trainer = builder.AddProject<Projects.HuatuoAspire_Trainer>(ServiceNames.Tra
 // Apps
 var dashboard = builder.AddProject<Projects.HuatuoAspire_Dashboard>(ServiceNames.Dashboard)
     .WithHuatuoService(port: builder.ServicePort("DashboardPort", 5080))
+    // The key ring is in the database; this certificate (made on first start) encrypts each key.
+    .WithEnvironment("DataProtection__CertificatePath", Path.Combine(data, "keys", "data-protection.pfx"))
     .WithExternalHttpEndpoints()
     .WithReference(huatuodb).WaitForCompletion(migrations)
     .WithReference(blobs)

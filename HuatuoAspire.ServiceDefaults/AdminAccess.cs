@@ -65,6 +65,13 @@ public sealed class AdminAccess(IServer server, IConfiguration configuration)
         context.User.IsInRole(Role)
         || (OpenToLocalUsers && context.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip));
 
+    /// <summary>
+    /// <see cref="IsAdmin"/> on a route open to anyone, where only the default (cookie) scheme has run: a bearer key
+    /// is checked too.
+    /// </summary>
+    public async Task<bool> IsAdminAsync(HttpContext context) =>
+        IsAdmin(context) || (await context.AuthenticateAsync(KeyScheme)).Principal?.IsInRole(Role) == true;
+
     public const string StampClaim = "huatuo:password-stamp";
 
     public static ClaimsPrincipal CreatePrincipal(string scheme) =>
@@ -74,7 +81,7 @@ public sealed class AdminAccess(IServer server, IConfiguration configuration)
     public ClaimsPrincipal CreateCookiePrincipal() =>
         new(new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin"), new Claim(ClaimTypes.Role, Role), new Claim(StampClaim, PasswordStamp)], CookieScheme));
 
-    internal static bool IsLoopbackAddress(string address)
+    public static bool IsLoopbackAddress(string address)
     {
         if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0").Replace("://*", "://0.0.0.0"), UriKind.Absolute, out var uri))
         {

@@ -36,6 +36,7 @@ public static class Extensions
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        builder.AddForwardedHeaders();
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.AddProblemResponses();

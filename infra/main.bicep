@@ -20,7 +20,7 @@ param registryName string
 @description('Image tag of every service image (scripts/publish-images.sh tags with the commit).')
 param imageTag string
 
-@description('Key Vault (in this resource group, RBAC authorization, enabled for template deployment) holding the secrets postgres-password and admin-password, and the LLM key when one is named.')
+@description('Key Vault (in this resource group, RBAC authorization, enabled for template deployment) holding the secrets postgres-password (the server\'s owner), postgres-service-password (the services\' least-privilege role), admin-password and data-protection (a certificate: the dashboard\'s key ring is encrypted with it), and the LLM key when one is named.')
 param keyVaultName string
 
 // External LLM for construction, search and the judge (the AppHost's llm-url, llm-model, llm-kind, llm-key).
@@ -98,6 +98,8 @@ var externalLlm = !empty(llmUrl)
 var llmHasKey = externalLlm && !empty(llmApiKeySecretName)
 var servesBlobModel = !empty(inferenceModelBlobPrefix)
 var postgresAdmin = 'huatuo'
+// The services log in as this role: rows only; the owner (postgresAdmin) is used by `huatuo migrate` alone.
+var postgresServiceLogin = 'huatuo_service'
 
 // Built-in role definitions.
 var roles = {
@@ -141,8 +143,8 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The services read blob storage through ConnectionStrings__blobs (a key-bearing connection string kept in Key
-// Vault); the role lets the same identity reach it with Entra ID once the data layer takes a credential.
+// The services reach blob storage with this identity through Entra ID (ConnectionStrings__blobs is the account's
+// blob endpoint without a key; AZURE_CLIENT_ID names the identity to DefaultAzureCredential).
 resource blobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
   name: guid(storage.id, identity.id, roles.storageBlobDataContributor)
@@ -205,6 +207,8 @@ module database 'modules/database.bicep' = {
     location: location
     administratorLogin: postgresAdmin
     administratorPassword: vault.getSecret('postgres-password')
+    serviceLogin: postgresServiceLogin
+    servicePassword: vault.getSecret('postgres-service-password')
     delegatedSubnetId: '${network.id}/subnets/postgres'
     privateDnsZoneId: postgresDns.id
     keyVaultName: vault.name
@@ -251,7 +255,8 @@ resource blobsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'blobs-connection'
   properties: {
-    value: 'DefaultEndpointsProtocol=https;AccountName=${storage.name};AccountKey=${storage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
+    // No key: the identity's Storage Blob Data Contributor role is the only way in.
+    value: storage.properties.primaryEndpoints.blob
   }
 }
 
@@ -305,10 +310,13 @@ resource dataStorage 'Microsoft.App/managedEnvironments/storages@2024-03-01' = {
 
 var secretUrl = '${vault.properties.vaultUri}secrets/'
 var databaseSecret = { name: 'huatuodb', keyVaultUrl: '${secretUrl}${database.outputs.connectionSecretName}', identity: identity.id }
+var ownerDatabaseSecret = { name: 'huatuodb-owner', keyVaultUrl: '${secretUrl}${database.outputs.ownerConnectionSecretName}', identity: identity.id }
+var dataProtectionSecret = { name: 'data-protection', keyVaultUrl: '${secretUrl}data-protection', identity: identity.id }
 var blobsSecretRef = { name: 'blobs', keyVaultUrl: '${secretUrl}${blobsSecret.name}', identity: identity.id }
 var adminSecret = { name: 'admin-password', keyVaultUrl: '${secretUrl}admin-password', identity: identity.id }
-// The KEDA postgresql scaler signs in with the password alone (its host and user are metadata).
-var postgresSecret = { name: 'postgres-password', keyVaultUrl: '${secretUrl}postgres-password', identity: identity.id }
+// The KEDA postgresql scaler signs in with the password alone (its host and user are metadata); the service role's
+// is enough to count rows, and `huatuo migrate` sets it on that role.
+var postgresSecret = { name: 'postgres-service-password', keyVaultUrl: '${secretUrl}postgres-service-password', identity: identity.id }
 var llmSecret = llmHasKey ? [ { name: 'llm-api-key', keyVaultUrl: '${secretUrl}${llmApiKeySecretName}', identity: identity.id } ] : []
 
 var registries = [ { server: registry.properties.loginServer, identity: identity.id } ]
@@ -322,8 +330,13 @@ var userAssigned = {
 var databaseEnv = [
   { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' }
   { name: 'Jobs__InvisibilityTimeoutSeconds', value: string(jobsInvisibilityTimeoutSeconds) }
+  // The service role may not create Hangfire's tables: `huatuo migrate` installed them.
+  { name: 'Jobs__PrepareSchema', value: 'false' }
 ]
-var blobsEnv = [ { name: 'ConnectionStrings__blobs', secretRef: 'blobs' } ]
+var blobsEnv = [
+  { name: 'ConnectionStrings__blobs', secretRef: 'blobs' }
+  { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
+]
 var adminEnv = [ { name: 'Admin__Password', secretRef: 'admin-password' } ]
 // Container Apps resolve an app's name to its internal ingress inside the environment.
 var inferenceEnv = [ { name: 'services__inference__http__0', value: 'http://inference' } ]
@@ -359,12 +372,18 @@ var dataMount = [ { volumeName: 'data', mountPath: '/data' } ]
 // Chosen over a deployment script that starts the migrations job: that needs a container instance, a storage account
 // with key access and a role to start jobs, and orders only deployments made by this template. Concurrent replicas
 // are safe: EF Core takes a database-wide migration lock, and a migrated database makes the command a quick no-op.
+var migrateEnv = [
+  { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb-owner' }
+  { name: 'Database__ServiceRole', value: postgresServiceLogin }
+  { name: 'Database__ServiceRolePassword', secretRef: 'postgres-service-password' }
+]
+var migrateSecrets = [ ownerDatabaseSecret, postgresSecret ]
 var migrateInit = [
   {
     name: 'migrate'
     image: cliImage
     args: [ 'migrate' ]
-    env: [ { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' } ]
+    env: migrateEnv
     resources: { cpu: json('0.5'), memory: '1Gi' }
   }
 ]
@@ -376,11 +395,11 @@ var migrateInit = [
 var queueScaler = {
   host: database.outputs.host
   port: '5432'
-  userName: postgresAdmin
+  userName: postgresServiceLogin
   dbName: 'huatuodb'
   sslmode: 'require'
 }
-var queueScalerAuth = [ { secretRef: 'postgres-password', triggerParameter: 'password' } ]
+var queueScalerAuth = [ { secretRef: 'postgres-service-password', triggerParameter: 'password' } ]
 
 // A manual job for running `huatuo migrate` by hand (`az containerapp job start -n migrations`), e.g. before
 // scaling the apps back up after a restore.
@@ -398,7 +417,7 @@ resource migrations 'Microsoft.App/jobs@2024-03-01' = {
       replicaRetryLimit: 2
       manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }
       registries: registries
-      secrets: [ databaseSecret ]
+      secrets: migrateSecrets
     }
     template: {
       containers: [
@@ -406,7 +425,7 @@ resource migrations 'Microsoft.App/jobs@2024-03-01' = {
           name: 'migrations'
           image: cliImage
           args: [ 'migrate' ]
-          env: [ { name: 'ConnectionStrings__huatuodb', secretRef: 'huatuodb' } ]
+          env: migrateEnv
           resources: { cpu: json('0.5'), memory: '1Gi' }
         }
       ]
@@ -486,7 +505,7 @@ resource workers 'Microsoft.App/containerApps@2024-03-01' = {
     configuration: {
       ingress: { external: false, targetPort: 8080, transport: 'http' }
       registries: registries
-      secrets: [ databaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
+      secrets: [ databaseSecret, ownerDatabaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
     }
     template: {
       initContainers: migrateInit
@@ -569,7 +588,7 @@ resource trainer 'Microsoft.App/containerApps@2024-03-01' = {
     configuration: {
       ingress: { external: false, targetPort: 8080, transport: 'http' }
       registries: registries
-      secrets: [ databaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
+      secrets: [ databaseSecret, ownerDatabaseSecret, blobsSecretRef, adminSecret, postgresSecret, ...llmSecret ]
     }
     template: {
       initContainers: migrateInit
@@ -633,12 +652,12 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = {
         external: true
         targetPort: 8080
         transport: 'http'
-        // The sign-in cookie and the forms' antiforgery tokens are protected with keys of the replica that issued
-        // them: a browser stays on one replica.
+        // The key ring behind cookies and antiforgery tokens is shared (in the database, encrypted with the Key Vault
+        // certificate), so either replica reads them; a browser stays on one for its interactive circuit.
         stickySessions: { affinity: 'sticky' }
       }
       registries: registries
-      secrets: [ databaseSecret, blobsSecretRef, adminSecret ]
+      secrets: [ databaseSecret, ...migrateSecrets, blobsSecretRef, adminSecret, dataProtectionSecret ]
     }
     template: {
       initContainers: migrateInit
@@ -654,6 +673,8 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = {
             ...inferenceEnv
             { name: 'services__workers__http__0', value: 'http://workers' }
             { name: 'services__trainer__http__0', value: 'http://trainer' }
+            // A Key Vault certificate's secret is its PFX, base64: it encrypts each key of the shared key ring.
+            { name: 'DataProtection__Certificate', secretRef: 'data-protection' }
           ]
           probes: probes
           resources: { cpu: json('0.5'), memory: '1Gi' }

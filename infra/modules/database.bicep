@@ -11,6 +11,13 @@ param administratorPassword string
 
 param administratorLogin string
 
+@description('The login role the services use: rows only (huatuo migrate creates it and grants it DML on the application\'s and Hangfire\'s tables).')
+param serviceLogin string
+
+@secure()
+@description('The service role\'s password (from Key Vault).')
+param servicePassword string
+
 @description('Subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers.')
 param delegatedSubnetId string
 
@@ -53,10 +60,19 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 }
 
 // The services read one Npgsql connection string (ConnectionStrings__huatuodb); it lives in Key Vault, never in the
-// apps' definitions.
+// apps' definitions. It names the least-privilege service role: rows only, no DDL, no other database.
 resource connectionSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'huatuodb-connection'
+  properties: {
+    value: 'Host=${postgres.properties.fullyQualifiedDomainName};Database=${huatuodb.name};Username=${serviceLogin};Password=${servicePassword};SSL Mode=Require'
+  }
+}
+
+// The owner's connection, for `huatuo migrate` alone (schema changes, Hangfire's tables, the service role's grants).
+resource ownerConnectionSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'huatuodb-owner-connection'
   properties: {
     value: 'Host=${postgres.properties.fullyQualifiedDomainName};Database=${huatuodb.name};Username=${administratorLogin};Password=${administratorPassword};SSL Mode=Require'
   }
@@ -65,3 +81,4 @@ resource connectionSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 output host string = postgres.properties.fullyQualifiedDomainName
 output databaseName string = huatuodb.name
 output connectionSecretName string = connectionSecret.name
+output ownerConnectionSecretName string = ownerConnectionSecret.name

@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using Hangfire.PostgreSql;
+using HuatuoAspire.Data.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace HuatuoAspire.Data;
 
@@ -27,6 +30,10 @@ public static class DatabaseMigrator
             {
                 var pending = await GetPendingMigrationsAsync(db, ct);
                 await db.Database.MigrateAsync(ct);
+                // Hangfire's tables too, as the owner: the services' role may not create them (Jobs:PrepareSchema=false).
+                await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+                await connection.OpenAsync(ct);
+                PostgreSqlObjectsInstaller.Install(connection, HuatuoJobStorage.Schema);
                 return pending;
             });
             activity?.SetTag("huatuo.migrations.applied", applied.Count);

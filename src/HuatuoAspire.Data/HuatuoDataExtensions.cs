@@ -1,5 +1,5 @@
 using Azure.Storage.Blobs;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Import;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -49,7 +49,7 @@ public static class HuatuoDataExtensions
                     $"No blob storage configured: set ConnectionStrings:{BlobsConnectionName} " +
                     $"(environment variable ConnectionStrings__{BlobsConnectionName}) to an Azure Storage / Azurite connection string.");
             }
-            return new BlobServiceClient(blobs);
+            return BlobServiceClients.Create(blobs);
         });
         builder.Services.AddSingleton(sp => new ArtifactStore(sp.GetRequiredService<BlobServiceClient>()));
         return builder;

@@ -2,14 +2,18 @@ using System.Text.Json;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Data.Text;
 using HuatuoAspire.Domain.Search;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace HuatuoAspire.Data;
 
-public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) : DbContext(options)
+public sealed class HuatuoDbContext(DbContextOptions<HuatuoDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>The dashboard's key ring (sign-in cookies, antiforgery), shared by its replicas; each key encrypted (HuatuoDataProtection).</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<Dataset> Datasets => Set<Dataset>();
     public DbSet<ImportRun> ImportRuns => Set<ImportRun>();
     public DbSet<ExamQuestion> ExamQuestions => Set<ExamQuestion>();

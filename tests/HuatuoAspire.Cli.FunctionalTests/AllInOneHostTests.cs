@@ -108,7 +108,7 @@ public sealed partial class AllInOneHostTests(InfrastructureFixture fixture)
     [Fact]
     public async Task OnAllInterfacesWithoutPasswordAdminActionsAreRefused()
     {
-        await using var host = await StartAsync("0.0.0.0");
+        await using var host = await StartAsync("0.0.0.0", "--Inference:ApiKey=all-interfaces-key");
         var home = await host.Client.GetStringAsync("/");
         Assert.DoesNotContain("loopback-banner", home);
         var response = await host.Client.GetAsync("/hangfire");

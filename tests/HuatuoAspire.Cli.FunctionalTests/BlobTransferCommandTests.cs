@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Azure.Storage.Blobs;
 using HuatuoAspire.Cli.Commands;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.LocalServers;
 
 namespace HuatuoAspire.Cli.FunctionalTests;

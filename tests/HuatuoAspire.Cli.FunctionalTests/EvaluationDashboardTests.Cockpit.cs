@@ -167,7 +167,7 @@ public sealed partial class EvaluationDashboardTests
         await using var llm = await ScriptedChatServer.StartAsync(r => r.Model == "always-a" ? ScriptedReply.Text("The answer is A.") : Answer(r));
         await using var host = await StartAsync();
         var blob = $"benchmarks/{Guid.NewGuid():N}/compare.json";
-        var container = host.App.Services.GetRequiredService<HuatuoAspire.Data.Blobs.ArtifactStore>().Container;
+        var container = host.App.Services.GetRequiredService<HuatuoAspire.Storage.ArtifactStore>().Container;
         await container.CreateIfNotExistsAsync();
         await container.GetBlobClient(blob).UploadAsync(BinaryData.FromString(Benchmarks));
         var ids = new List<long>();

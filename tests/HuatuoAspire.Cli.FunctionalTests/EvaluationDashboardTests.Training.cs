@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;

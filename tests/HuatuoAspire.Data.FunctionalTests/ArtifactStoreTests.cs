@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Azure.Storage.Blobs.Models;
 using System.Diagnostics;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using Xunit.Abstractions;
 
 namespace HuatuoAspire.Data.FunctionalTests;

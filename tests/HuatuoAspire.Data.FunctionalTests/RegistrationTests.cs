@@ -1,5 +1,5 @@
-using HuatuoAspire.Data.Blobs;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Import;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;

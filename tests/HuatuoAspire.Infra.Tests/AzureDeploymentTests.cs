@@ -109,7 +109,7 @@ public sealed class AzureDeploymentTests
         var scale = Plain.ContainerApps[ServiceNames.Trainer]["properties"]!["template"]!["scale"]!;
         Assert.Equal(0, (int)scale["minReplicas"]!);
         Assert.Equal(1, (int)scale["maxReplicas"]!);
-        var rule = QueueRule(Plain.ContainerApps[ServiceNames.Trainer], JobStorage.Queues.Training);
+        var rule = QueueRule(Plain.ContainerApps[ServiceNames.Trainer], HuatuoJobStorage.Queues.Training);
         Assert.Equal("1", (string)rule["targetQueryValue"]!);
         Assert.Equal("0", (string)rule["activationTargetQueryValue"]!);
     }
@@ -118,7 +118,7 @@ public sealed class AzureDeploymentTests
     public void WorkersScaleOnTheDepthOfEachOfTheirQueues()
     {
         var workers = Plain.ContainerApps[ServiceNames.Workers];
-        foreach (var queue in new[] { JobStorage.Queues.Construction, JobStorage.Queues.Search, JobStorage.Queues.Evaluation })
+        foreach (var queue in new[] { HuatuoJobStorage.Queues.Construction, HuatuoJobStorage.Queues.Search, HuatuoJobStorage.Queues.Evaluation })
             Assert.Equal("16", (string)QueueRule(workers, queue)["targetQueryValue"]!);
         var scale = workers["properties"]!["template"]!["scale"]!;
         Assert.Equal(1, (int)scale["minReplicas"]!);
@@ -195,17 +195,18 @@ public sealed class AzureDeploymentTests
     public void EveryConfigurationNameAServiceReadsIsSetOnTheAppThatReadsIt()
     {
         // Read from src/ (IConfiguration reads and options sections) and the AppHost's WithEnvironment/WithReference.
-        string[] database = ["ConnectionStrings__huatuodb", "Jobs__InvisibilityTimeoutSeconds"];
+        string[] database = ["ConnectionStrings__huatuodb", "Jobs__InvisibilityTimeoutSeconds", "Jobs__PrepareSchema"];
+        string[] blobs = ["ConnectionStrings__blobs", "AZURE_CLIENT_ID"];
         string[] llm = ["Llm__Endpoints__external__BaseUrl", "Llm__Endpoints__external__Model", "Llm__Endpoints__external__Kind",
             "Llm__Endpoints__external__ApiKey", "Llm__Endpoints__external__MaxConcurrency", "Llm__DefaultEndpoint"];
         var expected = new Dictionary<string, string[]>
         {
-            [ServiceNames.Inference] = ["ConnectionStrings__blobs", "Admin__Password", "Inference__DefaultModelDir", "Inference__CheckpointCacheDir",
+            [ServiceNames.Inference] = [.. blobs, "Admin__Password", "Inference__DefaultModelDir", "Inference__CheckpointCacheDir",
                 "Inference__ModelPath", "Inference__ModelId"],
-            [ServiceNames.Workers] = [.. database, "ConnectionStrings__blobs", "Admin__Password", "services__inference__http__0", .. llm, "Workers__Parallelism"],
-            [ServiceNames.Trainer] = [.. database, "ConnectionStrings__blobs", "Admin__Password", "services__inference__http__0", .. llm, "Trainer__WorkDirectory"],
-            [ServiceNames.Dashboard] = [.. database, "ConnectionStrings__blobs", "Admin__Password",
-                "services__inference__http__0", "services__workers__http__0", "services__trainer__http__0"],
+            [ServiceNames.Workers] = [.. database, .. blobs, "Admin__Password", "services__inference__http__0", .. llm, "Workers__Parallelism"],
+            [ServiceNames.Trainer] = [.. database, .. blobs, "Admin__Password", "services__inference__http__0", .. llm, "Trainer__WorkDirectory"],
+            [ServiceNames.Dashboard] = [.. database, .. blobs, "Admin__Password",
+                "services__inference__http__0", "services__workers__http__0", "services__trainer__http__0", "DataProtection__Certificate"],
         };
         foreach (var (app, names) in expected)
         {
@@ -255,7 +256,7 @@ public sealed class AzureDeploymentTests
         Assert.Equal("postgresql", (string)rule["type"]!);
         Assert.Equal("password", (string)rule["auth"]![0]!["triggerParameter"]!);
         var metadata = rule["metadata"]!.AsObject();
-        Assert.Equal($"SELECT COUNT(*) FROM {JobStorage.Schema}.jobqueue WHERE queue = '{queue}'", (string)metadata["query"]!);
+        Assert.Equal($"SELECT COUNT(*) FROM {HuatuoJobStorage.Schema}.jobqueue WHERE queue = '{queue}'", (string)metadata["query"]!);
         Assert.Equal("huatuodb", (string)metadata["dbName"]!);
         Assert.Equal("require", (string)metadata["sslmode"]!);
         Assert.True(ArmExpression.IsRuntime((string)metadata["host"]!));

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Data;
 using HuatuoAspire.LocalServers;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
 namespace HuatuoAspire.Infra.Tests;
@@ -41,9 +43,18 @@ public sealed class DeployedEnvironmentFixture : IAsyncLifetime
 
     private async Task PrepareAsync()
     {
+        // As in Key Vault: the owner's connection for `huatuo migrate`, the services' role (which migrate creates) for the
+        // apps, and the certificate that encrypts the dashboard's key ring (a Key Vault certificate's secret: its PFX).
+        const string servicePassword = "entry-point-service-pw";
+        var certificate = Path.Combine(Folder, "data-protection.pfx");
+        using (HuatuoDataProtection.LoadCertificate(new ConfigurationBuilder()
+                   .AddInMemoryCollection([new("DataProtection:CertificatePath", certificate)]).Build())) { }
         Secrets = new Dictionary<string, string>
         {
-            ["huatuodb"] = Infrastructure.DatabaseConnectionString,
+            ["huatuodb"] = DatabaseRoles.ConnectionStringFor(Infrastructure.DatabaseConnectionString, "huatuo_service", servicePassword),
+            ["huatuodb-owner"] = Infrastructure.DatabaseConnectionString,
+            ["postgres-service-password"] = servicePassword,
+            ["data-protection"] = Convert.ToBase64String(await File.ReadAllBytesAsync(certificate)),
             ["blobs"] = Infrastructure.BlobConnectionString,
             ["admin-password"] = "entry-point-test-admin",
             ["llm-api-key"] = "entry-point-test-key",

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
@@ -329,7 +329,7 @@ public sealed class PpoTrainingRunTests(InfrastructureFixture fixture)
             var dir = Directory.CreateTempSubdirectory("huatuo-ppo-api-").FullName;
             var port = FreePort.Pick();
             var app = await AllInOneHost.CreateAsync(
-                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}", .. arguments], ["trainer"]),
+                new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}", $"--Trainer:DataFolders:0={dir}", .. arguments], ["trainer"]),
                 fixture.Infrastructure, CancellationToken.None);
             await app.StartAsync();
             return new Host(app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") }, dir);

@@ -162,6 +162,7 @@ public sealed class TrainerProcessKillTests(InfrastructureFixture fixture)
             info.Environment[$"ConnectionStrings__{ConnectionNames.Database}"] = fixture.Infrastructure.DatabaseConnectionString;
             info.Environment[$"ConnectionStrings__{ConnectionNames.Blobs}"] = fixture.Infrastructure.BlobConnectionString;
             info.Environment["Trainer__WorkDirectory"] = Path.Combine(dir, work);
+            info.Environment["Trainer__DataFolders__0"] = dir;
             // A killed worker's job is handed out again after this long (the fetch slides while a worker lives).
             info.Environment["Jobs__InvisibilityTimeoutSeconds"] = "3";
             info.Environment["NO_COLOR"] = "1";

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
 using Microsoft.AspNetCore.Builder;
@@ -24,7 +24,7 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
 
         var port = FreePort.Pick();
         await using var app = await AllInOneHost.CreateAsync(
-            new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}"]),
+            new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", [$"--Trainer:WorkDirectory={Path.Combine(dir, "work")}", $"--Trainer:DataFolders:0={dir}"]),
             fixture.Infrastructure, CancellationToken.None);
         await app.StartAsync();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -76,7 +76,7 @@ public sealed class TrainingRunsApiTests(InfrastructureFixture fixture)
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         var response = await client.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
         {
-            ["kind"] = "sft", ["model"] = "/nowhere", ["data"] = "/nowhere.jsonl", ["batch_size"] = 3, ["micro_batch_size"] = 2,
+            ["kind"] = "sft", ["model"] = "/nowhere", ["data"] = Path.Combine(fixture.DataDirectory, "nowhere.jsonl"), ["batch_size"] = 3, ["micro_batch_size"] = 2,
         });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var body = await response.Content.ReadAsStringAsync();

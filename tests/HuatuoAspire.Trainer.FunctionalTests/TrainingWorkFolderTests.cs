@@ -2,7 +2,7 @@ using System.Text.Json;
 using HuatuoAspire.Cli.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Trainer.Jobs;
 using HuatuoAspire.Training.Sft;

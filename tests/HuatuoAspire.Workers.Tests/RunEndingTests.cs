@@ -104,7 +104,7 @@ public sealed class RunEndingTests(InfrastructureFixture fixture)
             [$"ConnectionStrings:{HuatuoDataExtensions.DatabaseConnectionName}"] = connectionString,
         });
         builder.AddHuatuoData();
-        Data.Jobs.JobStorage.AddHuatuoJobStorage(builder);
+        Data.Jobs.HuatuoJobStorage.AddHuatuoJobStorage(builder);
         using var host = builder.Build();
         var client = host.Services.GetRequiredService<IBackgroundJobClient>();
         var storage = host.Services.GetRequiredService<Hangfire.JobStorage>();
@@ -112,7 +112,7 @@ public sealed class RunEndingTests(InfrastructureFixture fixture)
         var jobs = new ConstructionJobs(dbs, llms, client, NullLogger<ConstructionJobs>.Instance);
 
         var runId = await jobs.StartRunAsync(new ConstructionRunParameters());
-        var items = storage.GetMonitoringApi().EnqueuedJobs(Data.Jobs.JobStorage.Queues.Construction, 0, 10).Select(j => j.Key).Order().ToList();
+        var items = storage.GetMonitoringApi().EnqueuedJobs(Data.Jobs.HuatuoJobStorage.Queues.Construction, 0, 10).Select(j => j.Key).Order().ToList();
         Assert.Equal(2, items.Count);
 
         // The first item's job runs out of retries on an unexpected error: Hangfire marks it Failed for good.

@@ -232,7 +232,7 @@ public sealed class SearchJobsTests(InfrastructureFixture fixture)
         var activator = new SingleJobActivator(new SearchJobs(dbs, llms, client, NullLogger<SearchJobs>.Instance));
         using var hangfire = new BackgroundJobServer(new BackgroundJobServerOptions
         {
-            Queues = [Data.Jobs.JobStorage.Queues.Search], WorkerCount = 4, Activator = activator, SchedulePollingInterval = TimeSpan.FromMilliseconds(500),
+            Queues = [Data.Jobs.HuatuoJobStorage.Queues.Search], WorkerCount = 4, Activator = activator, SchedulePollingInterval = TimeSpan.FromMilliseconds(500),
         }, storage);
 
         var runId = await new SearchJobs(dbs, llms, client, NullLogger<SearchJobs>.Instance).StartRunAsync(new SearchRunParameters { Verifier = "rule" });

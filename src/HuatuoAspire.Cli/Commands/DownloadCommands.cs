@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Trainer.Uploads;
 using Spectre.Console;
 

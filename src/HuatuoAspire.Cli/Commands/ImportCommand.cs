@@ -101,7 +101,7 @@ public static class ImportCommand
         foreach (var error in run.Errors.Take(ErrorsShown))
             AnsiConsole.MarkupLineInterpolated($"[red]{error.File}:{error.Line}:[/] {error.Reason}");
         if (run.Errors.Count > ErrorsShown)
-            AnsiConsole.MarkupLineInterpolated($"[grey]… and {run.Errors.Count - ErrorsShown} more (stored with import run {run.Id}).[/]");
+            AnsiConsole.MarkupLineInterpolated($"[grey]… and {run.Errors.Count - ErrorsShown} more{(run.Id > 0 ? $" (stored with import run {run.Id})" : "")}.[/]");
 
         switch (run.Status)
         {

@@ -30,15 +30,27 @@ public static class UpCommand
                     result.AddError($"--services: unknown service '{name}' (known: {string.Join(", ", AllInOneOptions.AllServices)}).");
             }
         });
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "The key every /v1 call must send (Authorization: Bearer KEY); required when listening beyond loopback. Inference__ApiKey keeps it out of the process list.",
+        };
+        var allowOpenApi = new Option<bool>("--allow-open-api")
+        {
+            Description = "Serve /v1 without a key beyond loopback (e.g. behind a gateway that authenticates).",
+        };
         var command = new Command("up", "Run the whole system in this process (PostgreSQL and Azurite started here when no connection strings are configured).")
         {
-            dataDir, urls, services,
+            dataDir, urls, services, apiKey, allowOpenApi,
         };
         command.SetAction((parse, ct) => AllInOneHost.RunAsync(
             new AllInOneOptions(
                 (parse.GetValue(dataDir)?.FullName) ?? DefaultDataDirectory(),
                 parse.GetValue(urls)!,
-                parse.UnmatchedTokens.ToArray(),
+                [
+                    .. parse.UnmatchedTokens,
+                    .. parse.GetValue(apiKey) is { Length: > 0 } key ? [$"--Inference:ApiKey={key}"] : Array.Empty<string>(),
+                    .. parse.GetValue(allowOpenApi) ? [$"--{OpenApiKeyRule.AllowKey}=true"] : Array.Empty<string>(),
+                ],
                 parse.GetValue(services) is { Length: > 0 } chosen ? chosen.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() : null),
             ct));
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Azure;
 using HuatuoAspire.Data.Entities;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Trainer.Uploads;
 using HuatuoAspire.Training.Data;
 using Spectre.Console;

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using Azure.Storage.Blobs;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 
 namespace HuatuoAspire.Cli.Connections;
 
@@ -12,7 +11,7 @@ public static class BlobConnection
 
     public static readonly Option<string?> Option = new("--blobs")
     {
-        Description = $"Azure Storage connection string (default: environment variable {EnvironmentVariable}).",
+        Description = $"Azure Storage connection string, or the account's blob endpoint alone to sign in with Entra ID (default: environment variable {EnvironmentVariable}).",
     };
 
     public static ArtifactStore OpenStore(ParseResult parse)
@@ -22,7 +21,7 @@ public static class BlobConnection
             throw new InvalidOperationException($"No blob storage configured: pass --blobs or set {EnvironmentVariable} to an Azure Storage connection string.");
         try
         {
-            return new ArtifactStore(new BlobServiceClient(connection));
+            return new ArtifactStore(BlobServiceClients.Create(connection));
         }
         catch (FormatException e)
         {

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text.Json;
 using Azure;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Import;
 using HuatuoAspire.Evaluation;
 using HuatuoAspire.LocalServers;

@@ -1,6 +1,5 @@
 using HuatuoAspire.Dashboard;
 using HuatuoAspire.Data;
-using Microsoft.AspNetCore.DataProtection;
 using HuatuoAspire.Inference;
 using HuatuoAspire.LocalServers;
 using HuatuoAspire.Trainer;
@@ -29,6 +28,11 @@ public static class AllInOneHost
     {
         AnsiConsole.MarkupLine("[bold]HuatuoAspire[/] all-in-one host");
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(options.ExtraArgs).Build();
+        if (OpenApiKeyRule.Refusal(options, configuration) is { } refusal)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{refusal}[/]");
+            return 2;
+        }
         await using var infrastructure = await LocalInfrastructure.StartAsync(
             options.DataDirectory, ConnectionNames.Database,
             configuration.GetConnectionString(ConnectionNames.Database),
@@ -62,16 +66,27 @@ public static class AllInOneHost
         // EF logs the migrator's first look for its history table on an empty database as a failed command; real
         // failures surface as exceptions where they happen.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
-        builder.Configuration[$"ConnectionStrings:{ConnectionNames.Database}"] = infrastructure.DatabaseConnectionString;
+        // The one place migrations run for this process, as the schema's owner, before any service touches the
+        // database; the services then log in as a role that may only read and write rows.
+        await using (var owner = HuatuoDataExtensions.CreateDbContext(infrastructure.DatabaseConnectionString))
+        {
+            await DatabaseMigrator.MigrateAsync(owner, ct);
+        }
+        var serviceConnection = await DatabaseRoles.PrepareServiceConnectionAsync(infrastructure.DatabaseConnectionString,
+            builder.Configuration["Database:ServiceRole"] ?? DatabaseRoles.DefaultServiceRole, builder.Configuration["Database:ServiceRolePassword"], ct);
+        builder.Configuration[$"ConnectionStrings:{ConnectionNames.Database}"] = serviceConnection;
+        builder.Configuration["Jobs:PrepareSchema"] = "false";
         builder.Configuration[$"ConnectionStrings:{ConnectionNames.Blobs}"] = infrastructure.BlobConnectionString;
         // Without Inference:ModelPath the inference service makes a tiny model once; keep it with the rest of the data.
         builder.Configuration["Inference:DefaultModelDir"] ??= Path.Combine(options.DataDirectory, "models", "default");
+        builder.Configuration["Inference:CheckpointCacheDir"] ??= Path.Combine(options.DataDirectory, "models", "checkpoints");
         // Training work folders (checkpoints before upload, downloaded inputs) stay with this instance's data.
         builder.Configuration["Trainer:WorkDirectory"] ??= Path.Combine(options.DataDirectory, "training");
-        // Sign-in cookies stay valid across restarts: keep the key ring with the rest of the data.
-        builder.Services.AddDataProtection()
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDirectory, "keys")))
-            .SetApplicationName("HuatuoAspire");
+        // Training runs read local data files from the data folder only (others: blob storage, datasets).
+        builder.Configuration["Trainer:DataFolders:0"] ??= options.DataDirectory;
+        // The dashboard's key ring lives in the database, each key encrypted with this certificate (made on first use,
+        // readable by the data folder's owner only): sign-in cookies survive restarts, a database dump opens none.
+        builder.Configuration["DataProtection:CertificatePath"] ??= Path.Combine(options.DataDirectory, "keys", "data-protection.pfx");
 
         // Every service is this process: the dashboard's admin forms call the services' APIs on our own address, and
         // the pipeline's and evaluation's default LLM endpoint is our own inference service (as Aspire would announce it).
@@ -82,10 +97,9 @@ public static class AllInOneHost
         if (OwnAddress(options.Urls) is { } own)
             foreach (var service in ServiceNames.All.Where(options.Runs)) builder.Configuration[$"services:{service}:http:0"] ??= own;
 
+        if (OpenApiKeyRule.Refusal(options, builder.Configuration) is { } refusal) throw new InvalidOperationException(refusal);
         Compose(builder, options);
         var app = builder.Build();
-        // The one place migrations run for this process, before any service touches the database.
-        await DatabaseMigrator.MigrateAsync(app.Services, ct);
         Map(app, options);
         return app;
     }

@@ -18,6 +18,8 @@ public static class DashboardServiceExtensions
     {
         builder.AddAdminAccess();
         builder.AddHuatuoData();
+        // Cookies and antiforgery tokens from one replica are read by the other: the key ring is in the database.
+        builder.AddHuatuoDataProtection();
         builder.AddHuatuoJobStorage();
         builder.Services.AddHealthChecks().AddDbContextCheck<HuatuoDbContext>("dashboard-database", tags: [ServiceNames.Dashboard]);
         // Static SSR for the pages; interactive server rendering for the live parts (training curves, chat).

@@ -1,5 +1,5 @@
 using Azure;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 
 namespace HuatuoAspire.Dashboard.Services;
 

@@ -41,16 +41,23 @@ public sealed class DatasetImporter(IDbContextFactory<HuatuoDbContext> contexts)
         var fileHash = await HashFileAsync(path, ct);
 
         await using var bookkeeping = await contexts.CreateDbContextAsync(ct);
-        var dataset = await GetOrCreateDatasetAsync(bookkeeping, datasetName, ct);
+        var dataset = await bookkeeping.Datasets.FirstOrDefaultAsync(d => d.Name == datasetName, ct);
         var run = new ImportRun
         {
-            DatasetId = dataset.Id,
+            DatasetId = dataset?.Id ?? 0,
             FileName = fileName,
             FileSha256 = fileHash,
             Format = options.Format ?? ImportFormat.Demo,
             Strict = options.Strict,
             Status = ImportRunStatus.Running,
         };
+        if (dataset is null)
+        {
+            // A new dataset, its rows and the run's record are one transaction: an import that keeps nothing leaves
+            // no empty dataset behind (its errors are in the report).
+            await ImportRowsAsync(path, fileName, datasetName, run, options, progress, ct);
+            return new ImportReport(run, datasetName);
+        }
 
         var previous = await bookkeeping.ImportRuns.AsNoTracking()
             .Where(r => r.DatasetId == dataset.Id && r.FileSha256 == fileHash
@@ -67,12 +74,14 @@ public sealed class DatasetImporter(IDbContextFactory<HuatuoDbContext> contexts)
             return new ImportReport(run, datasetName);
         }
 
+        // Into an existing dataset the run is recorded outside the rows' transaction, so a rolled-back run still shows
+        // in the dataset's history what was wrong.
         bookkeeping.ImportRuns.Add(run);
         await bookkeeping.SaveChangesAsync(ct);
 
         try
         {
-            await ImportRowsAsync(path, fileName, dataset.Id, run, options, progress, ct);
+            await ImportRowsAsync(path, fileName, newDatasetName: null, run, options, progress, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -96,11 +105,24 @@ public sealed class DatasetImporter(IDbContextFactory<HuatuoDbContext> contexts)
         return new ImportReport(run, datasetName);
     }
 
-    private async Task ImportRowsAsync(string path, string fileName, long datasetId, ImportRun run, ImportOptions options,
+    /// <summary>
+    /// Writes the file's rows in one transaction. With <paramref name="newDatasetName"/> the dataset is created and the
+    /// run recorded inside that transaction too, so a rollback keeps neither.
+    /// </summary>
+    private async Task ImportRowsAsync(string path, string fileName, string? newDatasetName, ImportRun run, ImportOptions options,
         IProgress<ImportProgress>? progress, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (newDatasetName is not null)
+        {
+            // A concurrent import of the same new name fails here on the unique name, before any row is read.
+            var created = new Dataset { Name = newDatasetName };
+            db.Datasets.Add(created);
+            await db.SaveChangesAsync(ct);
+            run.DatasetId = created.Id;
+        }
+        var datasetId = run.DatasetId;
         await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         var totalBytes = file.Length;
         var source = $"{fileName}";
@@ -177,8 +199,14 @@ public sealed class DatasetImporter(IDbContextFactory<HuatuoDbContext> contexts)
             return;
         }
 
-        await tx.CommitAsync(ct);
         run.Status = run.RowsSkipped > 0 ? ImportRunStatus.CompletedWithSkips : ImportRunStatus.Completed;
+        if (newDatasetName is not null)
+        {
+            run.FinishedAt = DateTime.UtcNow;
+            db.ImportRuns.Add(run);
+            await db.SaveChangesAsync(ct);
+        }
+        await tx.CommitAsync(ct);
 
         void Skip(int line, string reason)
         {
@@ -295,25 +323,6 @@ public sealed class DatasetImporter(IDbContextFactory<HuatuoDbContext> contexts)
 
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear(); // keep memory flat on large files
-    }
-
-    private static async Task<Dataset> GetOrCreateDatasetAsync(HuatuoDbContext db, string name, CancellationToken ct)
-    {
-        var dataset = await db.Datasets.FirstOrDefaultAsync(d => d.Name == name, ct);
-        if (dataset is not null) return dataset;
-        dataset = new Dataset { Name = name };
-        db.Datasets.Add(dataset);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            return dataset;
-        }
-        catch (DbUpdateException)
-        {
-            // Another import created it at the same moment.
-            db.Entry(dataset).State = EntityState.Detached;
-            return await db.Datasets.FirstAsync(d => d.Name == name, ct);
-        }
     }
 
     private static async Task<string> HashFileAsync(string path, CancellationToken ct)

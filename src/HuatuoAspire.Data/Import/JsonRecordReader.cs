@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 
 namespace HuatuoAspire.Data.Import;
@@ -52,23 +51,49 @@ public static class JsonRecordReader
 
     private static async IAsyncEnumerable<SourceRecord> ReadLinesAsync(Stream stream, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16, leaveOpen: true);
+        // Lines are split as bytes, not decoded by a StreamReader: it would replace bytes that are not UTF-8 silently.
+        var buffer = new byte[InitialBufferSize];
+        var length = 0;
+        var eof = false;
         var lineNumber = 0;
-        while (await reader.ReadLineAsync(ct) is { } line)
+        while (true)
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonDocument? document = null;
-            string? error = null;
-            try
+            var start = 0;
+            int newline;
+            while ((newline = buffer.AsSpan(start, length - start).IndexOf((byte)'\n')) >= 0)
             {
-                document = JsonDocument.Parse(line);
+                var record = ParseLine(buffer.AsSpan(start, newline), ++lineNumber);
+                start += newline + 1;
+                if (record is not null) yield return record;
             }
-            catch (JsonException ex)
+            Buffer.BlockCopy(buffer, start, buffer, 0, length - start);
+            length -= start;
+            if (eof)
             {
-                error = Describe(ex);
+                if (length > 0 && ParseLine(buffer.AsSpan(0, length), ++lineNumber) is { } last) yield return last;
+                yield break;
             }
-            yield return new SourceRecord(lineNumber, document, error);
+            if (length == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2); // one line larger than the buffer
+            var read = await stream.ReadAsync(buffer.AsMemory(length), ct);
+            if (read == 0) eof = true;
+            length += read;
+        }
+    }
+
+    /// <summary>One JSON Lines record, or null for a blank line.</summary>
+    private static SourceRecord? ParseLine(ReadOnlySpan<byte> line, int lineNumber)
+    {
+        if (lineNumber == 1 && line.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) line = line[3..];
+        if (line.EndsWith("\r"u8)) line = line[..^1];
+        if (line.Trim(" \t\r"u8).IsEmpty) return null;
+        if (Utf8Check.FindInvalid(line) is { } invalid) return new SourceRecord(lineNumber, null, invalid.Reason);
+        try
+        {
+            return new SourceRecord(lineNumber, JsonDocument.Parse(line.ToArray()), null);
+        }
+        catch (JsonException ex)
+        {
+            return new SourceRecord(lineNumber, null, Describe(ex));
         }
     }
 
@@ -204,9 +229,12 @@ public static class JsonRecordReader
                     if (tokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && !reader.TrySkip()) break; // element not complete yet
                     var end = (int)reader.BytesConsumed;
                     var line = LineAt(start);
-                    step.Elements.Add(tokenType == JsonTokenType.StartObject
-                        ? new ScannedElement(line, span[start..end].ToArray(), null)
-                        : new ScannedElement(line, [], $"array element is a JSON {tokenType}, not an object"));
+                    var invalid = Utf8Check.FindInvalid(span[start..end]);
+                    step.Elements.Add(tokenType != JsonTokenType.StartObject
+                        ? new ScannedElement(line, [], $"array element is a JSON {tokenType}, not an object")
+                        : invalid is { } bad
+                            ? new ScannedElement(line + bad.LineOffset, [], bad.Reason)
+                            : new ScannedElement(line, span[start..end].ToArray(), null));
                     consumed = end;
                     savedState = reader.CurrentState;
                 }

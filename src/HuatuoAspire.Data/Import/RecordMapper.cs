@@ -17,6 +17,7 @@ public static class RecordMapper
     private static readonly string[] MedMcqaOptionFields = ["opa", "opb", "opc", "opd"];
     private static readonly HashSet<string> DemoFields = ["question", "options", "answer_idx", "answer", OpenEndedField, GroundTruthField, "Question", "Complex_CoT", "Response"];
     private static readonly HashSet<string> MedQaFields = ["question", "options", "answer_idx", "answer"];
+    private static readonly string[] McqFields = ["question", "options", "answer_idx", "answer"];
     private static readonly HashSet<string> MedMcqaFields = ["question", "opa", "opb", "opc", "opd", "cop"];
 
     /// <summary>Guesses the format from a record's field names; null when it matches none.</summary>
@@ -46,8 +47,10 @@ public static class RecordMapper
 
     private static ImportRow MapDemo(JsonElement record, int line)
     {
-        // A verifiable-problem file may come without the source MCQ (only the two open-ended fields).
-        var question = record.TryGetProperty("question", out _) ? MapMedQaQuestion(record, DemoFields) : null;
+        // A verifiable-problem file may come without the source MCQ (only the two open-ended fields); a row with part
+        // of the MCQ (options, answer) but no question is a broken row, not a problem-only one.
+        var hasQuestionPart = McqFields.Any(f => record.TryGetProperty(f, out _));
+        var question = hasQuestionPart ? MapMedQaQuestion(record, DemoFields) : null;
         var openEnded = RequiredString(record, OpenEndedField);
         var groundTruth = RequiredString(record, GroundTruthField);
         var problem = new ProblemPart(openEnded, groundTruth, ContentHash.Of(openEnded, groundTruth));

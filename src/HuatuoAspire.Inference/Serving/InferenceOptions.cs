@@ -41,8 +41,15 @@ public sealed class InferenceOptions
 
     public string DefaultModelDir { get; set; } = Path.Combine(".data", "models", "default");
 
-    /// <summary>Where checkpoints switched in from blob storage are downloaded to (one folder per prefix).</summary>
-    public string CheckpointCacheDir { get; set; } = Path.Combine(".data", "models", "checkpoints");
+    /// <summary>
+    /// Where checkpoints switched in from blob storage are downloaded to (one folder per prefix); default:
+    /// <c>checkpoints</c> beside <see cref="DefaultModelDir"/>, so the cache stays in the instance's data folder.
+    /// </summary>
+    public string? CheckpointCacheDir { get; set; }
+
+    /// <summary><see cref="CheckpointCacheDir"/> or its default, as a full path.</summary>
+    public string CheckpointCacheFolder() => Path.GetFullPath(CheckpointCacheDir
+        ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(DefaultModelDir)) ?? ".", "checkpoints"));
 
     /// <summary>Seconds a client is told to wait (Retry-After) when the queue is full.</summary>
     public int RetryAfterSeconds { get; set; } = 1;

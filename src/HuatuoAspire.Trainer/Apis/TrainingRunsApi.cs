@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Hangfire;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
@@ -27,11 +27,17 @@ public static class TrainingRunsApi
 
     private static async Task<Results<Accepted<TrainingRunView>, ValidationProblem>> StartAsync(
         TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, ArtifactStore artifacts,
-        IServiceProvider services, IConfiguration configuration, CancellationToken ct)
+        TrainingDataFolders dataFolders, IServiceProvider services, IConfiguration configuration, CancellationToken ct)
     {
         if (request.IsPpo && request.Verifier is null)
             request = request with { Verifier = TrainingRunConfig.DefaultVerifier(configuration[TrainingRunConfig.DefaultClassifierKey]) };
         var problems = request.Problems().ToList();
+        if (dataFolders.Refusal(request.Data) is { } refused)
+        {
+            // Whether a refused file exists is not for the caller to learn.
+            problems.Remove($"data '{request.Data}' does not exist.");
+            problems.Insert(0, refused);
+        }
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, services, ct));
         if (problems.Count > 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = problems.ToArray() });
@@ -47,6 +53,8 @@ public static class TrainingRunsApi
         jobs.Enqueue<TrainingJobs>(j => j.RunAsync(run.Id, CancellationToken.None));
         return TypedResults.Accepted($"/api/training-runs/{run.Id}", TrainingRunView.From(run, [], []));
     }
+
+    public const string HiddenError = "The run failed; sign in as an admin to see why.";
 
     private static string ShortName(string reference) => TrainingRunConfig.IsBlob(reference)
         ? TrainingRunConfig.BlobPrefix(reference)
@@ -92,7 +100,8 @@ public static class TrainingRunsApi
         return problems;
     }
 
-    private static async Task<Results<Ok<TrainingRunView>, NotFound>> GetAsync(long id, IDbContextFactory<HuatuoDbContext> contexts, CancellationToken ct)
+    private static async Task<Results<Ok<TrainingRunView>, NotFound>> GetAsync(long id, IDbContextFactory<HuatuoDbContext> contexts,
+        HttpContext http, AdminAccess access, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var run = await db.TrainingRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, ct);
@@ -101,6 +110,8 @@ public static class TrainingRunsApi
         var metrics = lastStep is null ? [] : await db.TrainingMetrics.AsNoTracking()
             .Where(m => m.TrainingRunId == id && m.Step == lastStep).ToListAsync(ct);
         var checkpoints = await db.Checkpoints.AsNoTracking().Where(c => c.TrainingRunId == id).OrderBy(c => c.Step).ToListAsync(ct);
+        // A run's error can name server paths (a model folder, a work folder): admins only.
+        if (run.Error is not null && !await access.IsAdminAsync(http)) run.Error = HiddenError;
         return TypedResults.Ok(TrainingRunView.From(run, metrics, checkpoints));
     }
 

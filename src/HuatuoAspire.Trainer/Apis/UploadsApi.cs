@@ -1,6 +1,6 @@
 using Azure;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Trainer.Uploads;
 using HuatuoAspire.Training.Data;

@@ -16,8 +16,9 @@ public static class TrainerServiceExtensions
     {
         builder.AddAdminAccess();
         builder.AddHuatuoData();
-        builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, JobStorage.Queues.Training);
+        builder.AddHuatuoJobServer(ServiceNames.Trainer, workerCount: 1, HuatuoJobStorage.Queues.Training);
         builder.Services.AddTransient<TrainingJobs>();
+        builder.Services.AddSingleton<TrainingDataFolders>();
         // The LLM-judge verifier's endpoints: the same registration as the workers', one registry in `huatuo up`.
         builder.Services.AddLlmEndpoints();
         return builder;

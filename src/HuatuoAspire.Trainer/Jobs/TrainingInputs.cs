@@ -1,5 +1,5 @@
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Data.Export;
 using HuatuoAspire.Training.Data;

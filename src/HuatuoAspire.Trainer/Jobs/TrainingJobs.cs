@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Hangfire;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Data.Export;
 using HuatuoAspire.Domain.Reward;
@@ -36,7 +36,7 @@ public sealed class TrainingJobs(
 
     public static string BlobPrefix(long runId) => $"training/run-{runId}";
 
-    [Queue(HuatuoAspire.Data.Jobs.JobStorage.Queues.Training)]
+    [Queue(HuatuoAspire.Data.Jobs.HuatuoJobStorage.Queues.Training)]
     [AutomaticRetry(Attempts = 0)] // a failed run stays failed; a killed one is redelivered by Hangfire itself
     [JobDisplayName("Training run {0}")]
     public async Task RunAsync(long runId, CancellationToken hangfireToken)

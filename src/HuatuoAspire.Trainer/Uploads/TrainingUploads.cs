@@ -1,4 +1,4 @@
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Training.Data;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Evaluation;
 using HuatuoAspire.Reasoning.Llm;

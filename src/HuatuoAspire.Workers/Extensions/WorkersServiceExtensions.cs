@@ -19,7 +19,7 @@ public static class WorkersServiceExtensions
         // LLM-bound jobs mostly wait on the network: more workers than cores pays.
         var workerCount = builder.Configuration.GetValue("Workers:Parallelism", Math.Max(4, Environment.ProcessorCount * 4));
         builder.AddHuatuoJobServer(ServiceNames.Workers, workerCount,
-            JobStorage.Queues.Construction, JobStorage.Queues.Search, JobStorage.Queues.Evaluation, JobStorage.Queues.Default);
+            HuatuoJobStorage.Queues.Construction, HuatuoJobStorage.Queues.Search, HuatuoJobStorage.Queues.Evaluation, HuatuoJobStorage.Queues.Default);
         builder.AddHuatuoData();
         builder.Services.AddLlmEndpoints();
         builder.Services.AddTransient<SearchJobs>();

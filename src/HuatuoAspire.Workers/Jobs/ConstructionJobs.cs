@@ -61,7 +61,7 @@ public sealed class ConstructionJobs(IDbContextFactory<HuatuoDbContext> dbs, Llm
         var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Construction, parameters.ToJson(), ids,
             parameters.DatasetId is { } dataset ? $"Dataset {dataset} has no exam question without a problem." : "No exam question without a problem: import questions first.", ct);
         foreach (var id in ids)
-            jobs.Enqueue<ConstructionJobs>(Data.Jobs.JobStorage.Queues.Construction, j => j.ConstructQuestionAsync(run.Id, id, null, CancellationToken.None));
+            jobs.Enqueue<ConstructionJobs>(Data.Jobs.HuatuoJobStorage.Queues.Construction, j => j.ConstructQuestionAsync(run.Id, id, null, CancellationToken.None));
         logger.LogInformation("Construction run {RunId}: {Count} questions enqueued", run.Id, ids.Count);
         return run.Id;
     }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Hangfire;
 using HuatuoAspire.Data;
-using HuatuoAspire.Data.Blobs;
+using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.Evaluation;
 using HuatuoAspire.Reasoning.Llm;
@@ -110,7 +110,7 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
     }
 
     private void Enqueue(long runId) =>
-        jobs.Enqueue<EvaluationJobs>(Data.Jobs.JobStorage.Queues.Evaluation, j => j.EvaluateAsync(runId, CancellationToken.None));
+        jobs.Enqueue<EvaluationJobs>(Data.Jobs.HuatuoJobStorage.Queues.Evaluation, j => j.EvaluateAsync(runId, CancellationToken.None));
 
     [AutomaticRetry(Attempts = JobRetries, DelaysInSeconds = [15, 60, 300], OnAttemptsExceeded = AttemptsExceededAction.Fail)]
     public async Task EvaluateAsync(long runId, CancellationToken ct)

@@ -35,7 +35,7 @@ public sealed class SearchJobs(IDbContextFactory<HuatuoDbContext> dbs, LlmEndpoi
         var run = await PipelineRunProgress.CreateRunAsync(db, PipelineRunKind.Search, parameters.ToJson(), ids,
             parameters.DatasetId is { } dataset ? $"Dataset {dataset} has no Accepted problem to search." : "No Accepted problem to search: run a construction first.", ct);
         foreach (var id in ids)
-            jobs.Enqueue<SearchJobs>(Data.Jobs.JobStorage.Queues.Search, j => j.SearchProblemAsync(run.Id, id, null, CancellationToken.None));
+            jobs.Enqueue<SearchJobs>(Data.Jobs.HuatuoJobStorage.Queues.Search, j => j.SearchProblemAsync(run.Id, id, null, CancellationToken.None));
         logger.LogInformation("Search run {RunId}: {Count} problems enqueued", run.Id, ids.Count);
         return run.Id;
     }

@@ -12,7 +12,7 @@ namespace HuatuoAspire.Data.Jobs;
 /// jobs calls <see cref="AddHuatuoJobStorage"/>; which queues a process serves is each service's own choice, so the
 /// workers scale out by running more processes on the same database (Hangfire's multi-server model).
 /// </summary>
-public static class JobStorage
+public static class HuatuoJobStorage
 {
     public const string Schema = "hangfire";
 
@@ -53,7 +53,8 @@ public static class JobStorage
                     new PostgreSqlStorageOptions
                     {
                         SchemaName = Schema,
-                        PrepareSchemaIfNecessary = true,
+                        // False where the migration step installed the tables and the services' role may not (DatabaseRoles).
+                        PrepareSchemaIfNecessary = configuration.GetValue("Jobs:PrepareSchema", true),
                         QueuePollInterval = TimeSpan.FromSeconds(1),
                         // A job whose worker died becomes visible again after this long (resume after a kill). Sliding:
                         // a live worker keeps renewing its fetch, so an hours-long training or evaluation job is never

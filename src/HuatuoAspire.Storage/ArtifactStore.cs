@@ -5,7 +5,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 
-namespace HuatuoAspire.Data.Blobs;
+namespace HuatuoAspire.Storage;
 
 /// <summary>What the store knows about one blob: its name, size, and the SHA-256 recorded when it was uploaded.</summary>
 public sealed record StoredBlob(string Name, long SizeBytes, string Sha256);
