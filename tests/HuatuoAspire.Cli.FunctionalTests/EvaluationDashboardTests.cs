@@ -268,12 +268,28 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         Assert.Contains("Refused: admin actions need an administrator", await forged.Content.ReadAsStringAsync());
         Assert.Equal(before, await db.PipelineRuns.CountAsync());
 
+        // A failed training run's error and the files it names are server paths: an anonymous visitor sees neither.
+        var failed = new TrainingRun
+        {
+            Kind = TrainingRunKind.Sft, Name = "leaky", Status = RunStatus.Failed, Error = "could not read /srv/private/sft.jsonl: line 3",
+            Config = """{"kind":"sft","name":"leaky","model":"/srv/private/model","data":"/srv/private/sft.jsonl","epochs":1}""",
+        };
+        db.TrainingRuns.Add(failed);
+        await db.SaveChangesAsync();
+        var anonymousRun = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{failed.Id}"));
+        Assert.DoesNotContain("/srv/private", anonymousRun);
+        Assert.Contains("sign in as an admin to see why", anonymousRun);
+        Assert.Contains("<th>epochs</th><td>1</td>", Row(anonymousRun, "configuration", "</table>"));
+
         // Signed in, the same visitor sees the forms; the dashboard calls the APIs with the key.
         var login = await host.Browser.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["_handler"] = "admin-login", ["__RequestVerificationToken"] = token, ["Input.Password"] = "eval-s3cret",
         }));
         Assert.True(login.IsSuccessStatusCode || login.StatusCode == HttpStatusCode.Redirect, login.StatusCode.ToString());
+        var signedInRun = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{failed.Id}"));
+        Assert.Contains("could not read /srv/private/sft.jsonl: line 3", signedInRun);
+        Assert.Contains("<th>model</th><td>/srv/private/model</td>", Row(signedInRun, "configuration", "</table>"));
         var training = await host.Browser.GetStringAsync("/training");
         Assert.Contains("id=\"form-start-sft\"", training);
         Assert.Contains("id=\"form-start-ppo\"", training);

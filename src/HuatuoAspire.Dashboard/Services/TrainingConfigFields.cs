@@ -9,11 +9,12 @@ namespace HuatuoAspire.Dashboard.Services;
 /// </summary>
 public static class TrainingConfigFields
 {
-    private static readonly HashSet<string> SftOnly = ["model", "epochs", "batch_size", "micro_batch_size", "max_seq_len", "warmup_ratio"];
+    // Configs stored before the options became the contract held both stages' fields; today's hold their stage's only.
+    private static readonly HashSet<string> SftOnly = ["model", "batch_size", "micro_batch_size", "max_seq_len"];
 
     private static readonly HashSet<string> PpoOnly =
     [
-        "policy", "value", "dataset", "verifier", "value_learning_rate", "kl_coef", "gamma", "lambda", "clip_range", "value_clip_range",
+        "policy", "value", "verifier", "value_learning_rate", "kl_coef", "gamma", "lambda", "clip_range", "value_clip_range",
         "ppo_epochs", "rollout_batch_size", "samples_per_prompt", "value_warmup_iterations", "mini_batch_size", "temperature", "response_length",
     ];
 
@@ -21,6 +22,12 @@ public static class TrainingConfigFields
 
     // Derived from the fields (the stored record serializes its computed properties too).
     private static readonly HashSet<string> Derived = ["IsPpo", "StartModel"];
+
+    /// <summary>Fields naming files, folders or blobs (a classifier verifier names its folder): server paths only admins see.</summary>
+    public static readonly IReadOnlySet<string> References = new HashSet<string> { "model", "policy", "value", "data", "verifier" };
+
+    /// <summary>Shown instead of a reference to a visitor who is not signed in.</summary>
+    public const string HiddenReference = "(sign in as an admin to see it)";
 
     /// <summary>The fields worth showing, in the stored order; null values are left out. Not JSON: the text as one field.</summary>
     public static IReadOnlyList<(string Name, string Value)> Of(TrainingRunKind kind, string config)

@@ -100,10 +100,10 @@ public sealed class GenerationJob
                 $"and max_tokens asks for {max}; at most {room} completion tokens fit.",
                 "invalid_request_error", "max_tokens", "context_length_exceeded");
         }
-        Constraint = Request.ResponseFormat is { } grammar ? StartConstraint(model, grammar) : null;
+        MaxTokens = Request.MaxTokens ?? room;
+        Constraint = Request.ResponseFormat is { } grammar ? StartConstraint(model, grammar, MaxTokens) : null;
         Model = model;
         PromptIds = ids;
-        MaxTokens = Request.MaxTokens ?? room;
         _eos = model.Tokenizer.EosTokenIds;
         _decoder = model.Tokenizer.CreateStreamDecoder(skipSpecialTokens: true);
         _pendingText = "";
@@ -112,12 +112,13 @@ public sealed class GenerationJob
         CompletionTokens = 0;
     }
 
-    // The token automaton is built once per grammar and tokenizer and cached; this request only gets its own cursor.
-    private static ITokenConstraint StartConstraint(ServedModel model, JsonGrammar grammar)
+    // The token automaton is built once per grammar and tokenizer and cached; this request only gets its own cursor,
+    // which closes the value within the request's token budget.
+    private static ITokenConstraint StartConstraint(ServedModel model, JsonGrammar grammar, int tokenBudget)
     {
         try
         {
-            return TokenVocabulary.For(model.Tokenizer).AutomatonFor(grammar).Begin();
+            return TokenVocabulary.For(model.Tokenizer).AutomatonFor(grammar).Begin(tokenBudget);
         }
         catch (InvalidOperationException e)
         {

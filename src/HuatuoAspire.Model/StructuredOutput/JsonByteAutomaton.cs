@@ -28,6 +28,10 @@ public sealed class JsonByteAutomaton
     private readonly Dictionary<StateKey, int> _ids = [];
     private readonly List<int[]> _next = [];
     private readonly List<bool> _accepting = [];
+    private readonly Dictionary<int, (int Distance, byte First)> _completions = [];
+
+    /// <summary>States a completion search may visit before it gives up (the text then has no short completion).</summary>
+    public const int MaxCompletionSearch = 4096;
 
     public JsonByteAutomaton(JsonGrammar grammar)
     {
@@ -68,6 +72,43 @@ public sealed class JsonByteAutomaton
 
     /// <summary>True when the text so far is a complete value of the grammar (generation may end here).</summary>
     public bool IsAccepting(int state) => _accepting[state];
+
+    /// <summary>
+    /// The fewest bytes that make the text from <paramref name="state"/> a complete value (close the string, add the
+    /// required keys, close the brackets), and the first of them; <c>(int.MaxValue, 0)</c> when the search finds none
+    /// within <see cref="MaxCompletionSearch"/> states. Breadth-first over bytes, remembered per state.
+    /// </summary>
+    public (int Distance, byte First) ShortestCompletion(int state)
+    {
+        if (_completions.TryGetValue(state, out var known)) return known;
+        var found = SearchCompletion(state);
+        _completions[state] = found;
+        return found;
+    }
+
+    private (int Distance, byte First) SearchCompletion(int origin)
+    {
+        if (IsAccepting(origin)) return (0, 0);
+        var seen = new HashSet<int> { origin };
+        var frontier = new List<(int State, byte First)> { (origin, 0) };
+        for (var depth = 1; frontier.Count > 0 && seen.Count < MaxCompletionSearch; depth++)
+        {
+            var next = new List<(int State, byte First)>();
+            foreach (var (state, first) in frontier)
+            {
+                for (var b = 0; b < 256; b++)
+                {
+                    var reached = Step(state, (byte)b);
+                    if (reached == Dead || !seen.Add(reached)) continue;
+                    var start = depth == 1 ? (byte)b : first;
+                    if (IsAccepting(reached)) return (depth, start);
+                    next.Add((reached, start));
+                }
+            }
+            frontier = next;
+        }
+        return (int.MaxValue, 0);
+    }
 
     private int Intern(StateKey key)
     {

@@ -7,7 +7,9 @@ namespace HuatuoAspire.Model.StructuredOutput;
 /// output valid, computed the first time the state is reached (one walk of the vocabulary trie, pruned where the
 /// automaton dies) and then kept as a bitset, plus end-of-sequence where the output is complete. Built once per
 /// grammar and vocabulary (<see cref="TokenVocabulary.AutomatonFor"/>) and shared by every sequence that uses it;
-/// thread-safe. <see cref="Begin"/> gives one sequence its own cursor.
+/// thread-safe. <see cref="Begin"/> gives one sequence its own cursor. Given the sequence's token budget, the cursor
+/// closes the value before the budget runs out (the shortest completion, one byte token at a time), so a reply cut by
+/// its length still parses.
 /// </summary>
 public sealed class TokenAutomaton
 {
@@ -16,6 +18,10 @@ public sealed class TokenAutomaton
     private readonly Lock _lock = new();
     private int[] _nodeStack = new int[256];
     private int[] _stateStack = new int[256];
+    private int[]? _singleByteTokens;
+
+    /// <summary>How close to the end of its budget a cursor starts checking whether it must close the value now.</summary>
+    public const int ClosingHorizon = 128;
 
     internal TokenAutomaton(TokenVocabulary vocabulary, JsonByteAutomaton bytes)
     {
@@ -33,7 +39,30 @@ public sealed class TokenAutomaton
     public TimeSpan MaskBuildTime { get; private set; }
 
     /// <summary>A cursor at the start of the output, for one sequence.</summary>
-    public ITokenConstraint Begin() => new Cursor(this);
+    public ITokenConstraint Begin(int tokenBudget = int.MaxValue) => new Cursor(this, tokenBudget);
+
+    /// <summary>See <see cref="JsonByteAutomaton.ShortestCompletion"/>.</summary>
+    public (int Distance, byte First) ShortestCompletion(int state)
+    {
+        lock (_lock) return _bytes.ShortestCompletion(state);
+    }
+
+    /// <summary>The token that is exactly byte <paramref name="b"/>, or -1 (byte-level vocabularies have all 256).</summary>
+    public int SingleByteToken(byte b)
+    {
+        var map = _singleByteTokens;
+        if (map is null)
+        {
+            map = new int[256];
+            Array.Fill(map, -1);
+            for (var id = Vocabulary.Size - 1; id >= 0; id--)
+            {
+                if (Vocabulary.Bytes[id] is { Length: 1 } one && !Vocabulary.EndOfSequenceIds.Contains(id)) map[one[0]] = id;
+            }
+            _singleByteTokens = map;
+        }
+        return map[b];
+    }
 
     /// <summary>The tokens allowed in <paramref name="state"/>, one bit per id (bit i of word i / 64). Do not modify.</summary>
     public ulong[] Allowed(int state)
@@ -97,9 +126,10 @@ public sealed class TokenAutomaton
         return bits;
     }
 
-    private sealed class Cursor(TokenAutomaton automaton) : ITokenConstraint
+    private sealed class Cursor(TokenAutomaton automaton, int tokenBudget) : ITokenConstraint
     {
         private int _state = automaton._bytes.Start;
+        private int _accepted;
 
         public bool Ended { get; private set; }
 
@@ -128,11 +158,34 @@ public sealed class TokenAutomaton
                 }
             }
             logits[size..].Fill(float.NegativeInfinity);
+            if (tokenBudget - _accepted <= ClosingHorizon) KeepOnlyWhatCanStillClose(logits);
+        }
+
+        // Near the end of the budget a token is allowed only when the value can still be completed after it with the
+        // tokens then left (one byte token per byte of the shortest completion): a reply cut by its length still parses.
+        private void KeepOnlyWhatCanStillClose(Span<float> logits)
+        {
+            var left = tokenBudget - _accepted - 1;
+            var size = Math.Min(logits.Length, automaton.Vocabulary.Size);
+            var any = false;
+            for (var id = 0; id < size; id++)
+            {
+                if (float.IsNegativeInfinity(logits[id])) continue;
+                if (automaton.Vocabulary.EndOfSequenceIds.Contains(id)) { any = true; continue; }
+                var next = automaton.Next(_state, id);
+                if (next != JsonByteAutomaton.Dead && automaton.ShortestCompletion(next).Distance <= left) any = true;
+                else logits[id] = float.NegativeInfinity;
+            }
+            if (any) return;
+            // The budget was already too small: the shortest completion's next byte, as far as it goes.
+            var (distance, first) = automaton.ShortestCompletion(_state);
+            if (distance is > 0 and < int.MaxValue && automaton.SingleByteToken(first) is var token and >= 0) logits[token] = 0f;
         }
 
         public void Accept(int tokenId)
         {
             if (Ended) throw new InvalidOperationException("The output is already complete.");
+            _accepted++;
             var vocabulary = automaton.Vocabulary;
             if (vocabulary.EndOfSequenceIds.Contains(tokenId))
             {

@@ -40,6 +40,26 @@ public sealed class TokenAutomatonTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(TestSchemas.ChainOfThought, 120)]
+    [InlineData(TestSchemas.ChainOfThought, 700)]
+    [InlineData(TestSchemas.EveryKind, 300)]
+    public void AModelThatNeverChoosesToCloseStillGivesSchemaValidJsonWithinItsTokenBudget(string schema, int budget)
+    {
+        var tokenizer = ByteTokenizer();
+        var automaton = TokenVocabulary.For(tokenizer).AutomatonFor(Schema(schema));
+        for (var seed = 0; seed < 10; seed++)
+        {
+            var (text, _, tokens) = TokenWalk.Run(tokenizer, automaton, seed, maxTokens: budget, closesByItself: false, cursorKnowsTheBudget: true);
+            Assert.True(tokens <= budget, $"seed {seed}: {tokens} tokens");
+            Assert.Null(TestSchemas.Problem(schema, text));
+        }
+        // A cursor that does not know the budget lets the same walk run out inside its first string: cut, not JSON.
+        var (cut, ended, _) = TokenWalk.Run(tokenizer, automaton, seed: 0, maxTokens: budget, closesByItself: false);
+        Assert.False(ended);
+        Assert.NotNull(TestSchemas.Problem(schema, cut));
+    }
+
     [Fact]
     public void RandomWalksUnderJsonObjectAlwaysEndInAJsonObject()
     {

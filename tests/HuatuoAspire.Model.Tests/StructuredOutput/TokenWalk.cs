@@ -6,15 +6,17 @@ namespace HuatuoAspire.Model.Tests.StructuredOutput;
 
 /// <summary>
 /// A stand-in model for the automaton tests: at each step it draws one of the tokens the constraint leaves, with weights
-/// that favour closing quotes and brackets and the end token (so that even over a 128k vocabulary the text ends).
+/// that favour closing quotes and brackets and the end token (so that even over a 128k vocabulary the text ends), or,
+/// as a model that never chooses to stop, with no weight on them at all.
 /// </summary>
 public static class TokenWalk
 {
-    public static (string Text, bool Ended, int Tokens) Run(HfTokenizer tokenizer, TokenAutomaton automaton, int seed, int maxTokens = 4000)
+    public static (string Text, bool Ended, int Tokens) Run(HfTokenizer tokenizer, TokenAutomaton automaton, int seed, int maxTokens = 4000,
+        bool closesByItself = true, bool cursorKnowsTheBudget = false)
     {
         var random = new Random(seed);
-        var weights = Weights(tokenizer, automaton.Vocabulary);
-        var constraint = automaton.Begin();
+        var weights = closesByItself ? Weights(tokenizer, automaton.Vocabulary) : NeverClosing(tokenizer, automaton.Vocabulary);
+        var constraint = cursorKnowsTheBudget ? automaton.Begin(maxTokens) : automaton.Begin();
         var logits = new float[tokenizer.VocabSize];
         var bytes = new List<byte>();
         var allowed = new List<(int Id, double Weight)>();
@@ -44,6 +46,19 @@ public static class TokenWalk
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TokenVocabulary, double[]> WeightTables = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TokenVocabulary, double[]> NeverClosingTables = new();
+
+    // A zero weight is still drawn when it is the only token allowed (the last one allowed is the fallback).
+    private static double[] NeverClosing(HfTokenizer tokenizer, TokenVocabulary vocabulary) => NeverClosingTables.GetValue(vocabulary, v =>
+    {
+        var weights = new double[tokenizer.VocabSize];
+        for (var id = 0; id < weights.Length; id++)
+        {
+            if (v.EndOfSequenceIds.Contains(id) || tokenizer.IdToToken(id) is null) weights[id] = 0;
+            else weights[id] = tokenizer.TokenBytes(id).AsSpan().IndexOfAny("\"]}"u8) >= 0 ? 0 : 1;
+        }
+        return weights;
+    });
 
     private static double[] Weights(HfTokenizer tokenizer, TokenVocabulary vocabulary) => WeightTables.GetValue(vocabulary, v =>
     {
