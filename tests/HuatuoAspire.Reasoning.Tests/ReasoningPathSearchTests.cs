@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using HuatuoAspire.Domain.Search;
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Reasoning.Prompts;
 using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;
 using HuatuoAspire.ScriptedLlm;
@@ -96,9 +97,9 @@ public sealed class ReasoningPathSearchTests
     [InlineData(SearchStrategy.ExploringNewPaths, "**exploring a new path**")]
     [InlineData(SearchStrategy.Verification, "**verifying**")]
     [InlineData(SearchStrategy.Correction, "**correcting**")]
-    public void EachStrategyHasItsOwnInstruction(SearchStrategy strategy, string instruction)
+    public async Task EachStrategyHasItsOwnInstruction(SearchStrategy strategy, string instruction)
     {
-        var prompt = SearchPrompts.Refinement(strategy, "Q?", "[]");
+        var prompt = await SearchPrompts.RefinementAsync(PromptLanguage.En, strategy, "Q?", "[]");
         Assert.Contains(instruction, prompt);
         Assert.Contains("Start directly with the next \"Verification\" step", prompt);
     }

@@ -48,7 +48,7 @@ public sealed partial class ProblemConstruction(LlmEndpoint writer, IReadOnlyLis
         FilterVerdict? verdict = null;
         if (_options.LlmFilter)
         {
-            filterPrompt = ConstructionPrompts.Filter(question);
+            filterPrompt = await ConstructionPrompts.FilterAsync(question, cancellationToken).ConfigureAwait(false);
             var filter = await writer.CompleteJsonAsync(
                 LlmRequest.FromPrompt(filterPrompt, "construct-filter", ConstructionPrompts.FilterSchema), ParseFilterVerdict, cancellationToken).ConfigureAwait(false);
             // A model that ignores the JSON instruction and answers with the bare label is still understood.
@@ -96,7 +96,7 @@ public sealed partial class ProblemConstruction(LlmEndpoint writer, IReadOnlyLis
 
     private static async Task<DifficultyCheck> AnswerWithSmallModelAsync(LlmEndpoint model, MultipleChoiceQuestion question, CancellationToken cancellationToken)
     {
-        var prompt = ConstructionPrompts.Difficulty(question);
+        var prompt = await ConstructionPrompts.DifficultyAsync(question, cancellationToken).ConfigureAwait(false);
         var completion = await model.CompleteAsync(
             LlmRequest.FromPrompt(prompt, "construct-difficulty", ConstructionPrompts.DifficultySchema(question)) with { MaxTokens = 64 }, cancellationToken).ConfigureAwait(false);
         var chosen = ChosenOption(completion.Text, question);

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Llm;
+using HuatuoAspire.Reasoning.Prompts;
 using HuatuoAspire.Domain;
 
 namespace HuatuoAspire.Reasoning.Verification;
@@ -19,21 +20,14 @@ public sealed partial class LlmJudgeVerifier(LlmEndpoint judge) : IAnswerVerifie
 
     public string Name => "llm-judge";
 
-    public static string Prompt(string response, string reference) => $"""
-        <Model Response>
-        {response}
-        </Model Response>
-
-        <Reference Answer>
-        {reference}
-        </Reference Answer>
-
-        You are given a model-generated response (<Model Response>) and a reference answer (<Reference Answer>). Compare the model response with the reference answer and decide whether it is correct. Output only "True" if the response is correct and "False" otherwise.
-        """;
+    /// <summary>The judge's prompt, the Semantic Kernel template Prompts/en/judge.txt.</summary>
+    public static Task<string> PromptAsync(string response, string reference, CancellationToken cancellationToken = default) =>
+        PromptLibrary.RenderAsync("judge", PromptLanguage.En,
+            new Dictionary<string, string> { ["response"] = response, ["reference"] = reference }, cancellationToken);
 
     public async Task<VerificationResult> VerifyAsync(string response, string reference, CancellationToken cancellationToken = default)
     {
-        var prompt = Prompt(response, reference);
+        var prompt = await PromptAsync(response, reference, cancellationToken).ConfigureAwait(false);
         var messages = new List<ChatTurn> { new(ChatRole.User, prompt) };
         var raws = new List<string>();
         var usage = LlmUsage.None;
