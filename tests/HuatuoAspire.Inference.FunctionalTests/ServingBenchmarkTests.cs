@@ -15,16 +15,16 @@ public sealed class ServingBenchmarkTests : IDisposable
         Assert.Equal("test-model", await client.FirstModelAsync(CancellationToken.None));
         var benchmark = new ServingBenchmark(client, "test-model");
 
-        // Steps are held until a second client waits behind the first, so the batch of two is seen however the
-        // clients' requests are spread by a busy machine (each lasts only some 30 ms of 3 ms steps).
+        // Steps are held until a second client's request is in the server beside the first (admitted into the same
+        // batch, or waiting behind it), so a batch of two or more is seen however the clients' requests are spread by a
+        // busy or an idle machine (each lasts only some 30 ms of 3 ms steps).
         Task<ServingBenchmarkResult> run;
         using (server.Decoder.HoldSteps())
         {
             run = benchmark.RunAsync(concurrency: 3, requestsPerClient: 2, maxTokens: 10, CancellationToken.None);
             await Eventually.ReachesAsync(() => Task.FromResult((Running: server.Scheduler.RunningCount, Queued: server.Scheduler.QueuedCount)),
-                counts => counts is { Running: 1, Queued: >= 1 }, TimeSpan.FromSeconds(15), "a second request to wait behind the first",
+                counts => counts.Running + counts.Queued >= 2, TimeSpan.FromSeconds(15), "a second request in the server beside the first",
                 TimeSpan.FromMilliseconds(5));
-            Assert.True(server.Scheduler.QueuedCount >= 1, "no second request waited behind the first");
         }
         var result = await run;
 

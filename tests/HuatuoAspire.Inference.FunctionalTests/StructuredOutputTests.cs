@@ -130,14 +130,19 @@ public sealed class StructuredOutputTests(TinyEngineModel tiny) : IClassFixture<
     }
 
     [Fact]
-    public async Task MaxTokensCutsTheJsonAndSaysLength()
+    public async Task AReplyMeetsMaxTokensByClosingItsJsonInTimeAndOnlyABudgetTooSmallForAnyValueCutsIt()
     {
         await using var server = await tiny.ServeAsync(contextLength: 4096);
-        var (content, finish) = await ReplyAsync(server, Ask(Schema(TestSchemas.ChainOfThought), 1, maxTokens: 12));
+        // The smallest chain of thought, {"CoT":[]}, is 10 bytes: 12 tokens of the byte tokenizer are enough to close it.
+        var (content, _) = await ReplyAsync(server, Ask(Schema(TestSchemas.ChainOfThought), 1, maxTokens: 12));
+        Assert.InRange(Encoding.UTF8.GetByteCount(content), 2, 12);
+        Assert.Null(TestSchemas.Problem(TestSchemas.ChainOfThought, content));
+        // 6 are not: the reply is cut where the budget ends and says so.
+        var (cut, finish) = await ReplyAsync(server, Ask(Schema(TestSchemas.ChainOfThought), 1, maxTokens: 6));
         Assert.Equal("length", finish);
-        Assert.StartsWith("{", content.TrimStart());
-        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(content)); // 12 bytes cannot hold the required properties
-        Assert.Equal(12, Encoding.UTF8.GetByteCount(content)); // one byte per token with the byte tokenizer
+        Assert.StartsWith("{", cut.TrimStart());
+        Assert.Equal(6, Encoding.UTF8.GetByteCount(cut)); // one byte per token with the byte tokenizer
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(cut));
     }
 
     [Fact]

@@ -69,18 +69,9 @@ public static class EvalCommand
             if (parse.GetValue(limit) is { } n) questions = questions.Where(q => q.Index < n).ToList();
             var outDir = parse.GetValue(output)!;
             outDir.Create();
-            LlmEndpoint client;
-            try
-            {
-                client = EvaluationRunner.CreateEndpoint(parse.GetValue(url)!, options.Model, parse.GetValue(apiKey), options,
-                    LlmConfiguration.ParseKind(parse.GetValue(kind), "--llm-kind"));
-            }
-            catch (Exception e) when (e is LlmConfigurationException or UriFormatException)
-            {
-                await Console.Error.WriteLineAsync(e.Message);
-                return ExitBadInput;
-            }
-            using var _ = client;
+            // A bad URL or kind is bad input: CommandLineError says so in one line with exit code 2.
+            using var client = EvaluationRunner.CreateEndpoint(parse.GetValue(url)!, options.Model, parse.GetValue(apiKey), options,
+                LlmConfiguration.ParseKind(parse.GetValue(kind), "--llm-kind"));
             var resultsPath = Path.Combine(outDir.FullName, "results.jsonl");
             IReadOnlyList<QuestionResult> results;
             try
