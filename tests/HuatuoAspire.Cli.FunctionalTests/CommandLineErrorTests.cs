@@ -116,7 +116,7 @@ public sealed class CommandLineErrorTests : IDisposable
     [InlineData("wrapped", ExitCodes.BadInput, "no such file")]
     [InlineData("ef-wrapped", ExitCodes.ServiceUnavailable, "PostgreSQL: Failed to connect to 127.0.0.1:1: Connection refused")]
     [InlineData("refusal", ExitCodes.Failed, "The database has 1 migration(s) not applied (Init): run `huatuo migrate` first.")]
-    [InlineData("unexpected", ExitCodes.Failed, "broken (NotImplementedException; --verbose shows where)")]
+    [InlineData("unexpected", ExitCodes.Failed, "broken (IndexOutOfRangeException; --verbose shows where)")]
     public void EachKindOfFailureHasItsMessageAndExitCode(string kind, int exitCode, string message)
     {
         Exception exception = kind switch
@@ -129,7 +129,7 @@ public sealed class CommandLineErrorTests : IDisposable
             "ef-wrapped" => new InvalidOperationException("An exception has been raised that is likely due to a transient failure.",
                 new NpgsqlException("Failed to connect to 127.0.0.1:1", new SocketException((int)SocketError.ConnectionRefused))),
             "refusal" => new InvalidOperationException("The database has 1 migration(s) not applied (Init): run `huatuo migrate` first."),
-            _ => new NotImplementedException("broken"),
+            _ => new IndexOutOfRangeException("broken"), // a type no rule names: an unexpected failure
         };
         Assert.Equal(new CommandLineError(message, exitCode), CommandLineError.From(exception, interrupted: false));
     }
