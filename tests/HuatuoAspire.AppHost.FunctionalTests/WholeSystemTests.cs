@@ -192,7 +192,7 @@ public sealed class WholeSystemTests
 
     private static async Task<JsonObject> EvaluateAsync(HttpClient workers)
     {
-        var benchmark = Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
+        var benchmark = Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data", "sample_benchmarks.json");
         using var form = new MultipartFormDataContent
         {
             { new ByteArrayContent(await File.ReadAllBytesAsync(benchmark)), "file", "sample_benchmarks.json" },

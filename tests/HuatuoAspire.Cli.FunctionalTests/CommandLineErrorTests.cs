@@ -48,7 +48,7 @@ public sealed class CommandLineErrorTests : IDisposable
     [Fact]
     public async Task EvalAgainstAnEndpointThatRefusesEveryConnectionEndsWithoutAStackTrace()
     {
-        var outcome = await HuatuoProcess.RunAsync(["eval", "--data", Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json"),
+        var outcome = await HuatuoProcess.RunAsync(["eval", "--data", Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data", "sample_benchmarks.json"),
             "--url", $"http://127.0.0.1:{FreePort.Pick()}/v1", "--model", "m", "--limit", "1", "--max-retries", "1", "--out", Path.Combine(_dir, "eval")]);
 
         // Every question failed after its retries: counted, kept for a rerun, and said so; the process does not crash.
@@ -72,7 +72,7 @@ public sealed class CommandLineErrorTests : IDisposable
     [Fact]
     public async Task EvalWithAUrlThatIsNoUrlSaysSoInOneLineAndVerboseAddsTheTrace()
     {
-        string[] args = ["eval", "--data", Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json"),
+        string[] args = ["eval", "--data", Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data", "sample_benchmarks.json"),
             "--url", "not a url", "--out", Path.Combine(_dir, "eval")];
 
         var plain = await HuatuoProcess.RunAsync(args);

@@ -1,7 +1,7 @@
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Domain.Search;
 using HuatuoAspire.LocalServers;
-using HuatuoAspire.Model.Tests.StructuredOutput;
+using HuatuoAspire.Model.UnitTests.StructuredOutput;
 using HuatuoAspire.Reasoning.Construction;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Search;

@@ -1,7 +1,7 @@
 using HuatuoAspire.Dashboard.Services;
 using Microsoft.Extensions.Configuration;
 
-namespace HuatuoAspire.Dashboard.Tests;
+namespace HuatuoAspire.Dashboard.UnitTests;
 
 public sealed class DashboardConfigurationTests
 {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Dashboard.Tests;
+namespace HuatuoAspire.Dashboard.UnitTests;
 
 /// <summary>The admin calls on a host with the real service defaults (service discovery and the resilient default client).</summary>
 public sealed class ServiceApisTests

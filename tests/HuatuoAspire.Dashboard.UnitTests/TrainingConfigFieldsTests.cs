@@ -1,7 +1,7 @@
 using HuatuoAspire.Dashboard.Services;
 using HuatuoAspire.Data.Entities;
 
-namespace HuatuoAspire.Dashboard.Tests;
+namespace HuatuoAspire.Dashboard.UnitTests;
 
 public sealed class TrainingConfigFieldsTests
 {

@@ -1,6 +1,6 @@
 using HuatuoAspire.Dashboard.Services;
 
-namespace HuatuoAspire.Dashboard.Tests;
+namespace HuatuoAspire.Dashboard.UnitTests;
 
 public sealed class TrainingFiguresTests
 {

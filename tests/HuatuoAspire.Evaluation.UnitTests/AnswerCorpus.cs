@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 /// <summary>One scripted answer: the style it is written in, the letter a person reads in it (null for garbage) and the text.</summary>
 public sealed record CorpusAnswer(BenchmarkQuestion Question, string Style, string? IntendedLetter, string Output)

@@ -3,7 +3,7 @@ using HuatuoAspire.Evaluation;
 using HuatuoAspire.ScriptedLlm;
 using Xunit.Abstractions;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 /// <summary>
 /// The harness measured against a corpus whose answers are known: scripted answers in many styles served over HTTP by

@@ -1,6 +1,6 @@
 using HuatuoAspire.Evaluation;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 public sealed class AnswerExtractorTests
 {

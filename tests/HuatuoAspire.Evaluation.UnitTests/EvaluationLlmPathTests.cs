@@ -1,7 +1,7 @@
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 /// <summary>Evaluation goes through the pipeline's LLM endpoints: endpoint kind, usage ledger, concurrency limit.</summary>
 public sealed class EvaluationLlmPathTests

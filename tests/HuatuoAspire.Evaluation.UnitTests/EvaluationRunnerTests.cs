@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using HuatuoAspire.Evaluation;
-using HuatuoAspire.Evaluation.Tests.ScriptedLlm;
+using HuatuoAspire.Evaluation.UnitTests.ScriptedLlm;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 public sealed class EvaluationRunnerTests : IDisposable
 {
@@ -11,7 +11,7 @@ public sealed class EvaluationRunnerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string SamplePath => Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
+    private static string SamplePath => Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data", "sample_benchmarks.json");
 
     [Fact]
     public void SampleFileLoadsBothBenchmarksInOrder()

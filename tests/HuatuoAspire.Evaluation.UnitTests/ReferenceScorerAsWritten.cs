@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using HuatuoAspire.Evaluation;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 /// <summary>
 /// The HuatuoGPT-o1 scorer (evaluation/eval.py's postprocessing and dropping of empty outputs, scorer.py's

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Evaluation;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Evaluation.Tests;
+namespace HuatuoAspire.Evaluation.UnitTests;
 
 /// <summary>Resuming into a results file, and questions the endpoint never answers, against the scripted endpoint.</summary>
 public sealed class ResumeAndFailureTests : IDisposable

@@ -19,7 +19,7 @@ public sealed class EvaluationPlumbingTests : IDisposable
         var folder = await loader.EnsureDefaultModelAsync(Path.Combine(_dir, "model"), CancellationToken.None);
         await using var server = await InferenceServer.StartAsync(folder, loader, maxBatchSize: 4, contextLength: 2048, modelId: "tiny");
 
-        var data = Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data", "sample_benchmarks.json");
+        var data = Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data", "sample_benchmarks.json");
         var questions = BenchmarkLoader.Load(data);
         Assert.Equal(10, questions.Count);
         var options = new EvaluationOptions { Model = "tiny", Concurrency = 3, MaxTokens = 8, MaxRetries = 0 };

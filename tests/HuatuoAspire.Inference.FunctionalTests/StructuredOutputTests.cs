@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HuatuoAspire.Model.Tests.StructuredOutput;
+using HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 namespace HuatuoAspire.Inference.FunctionalTests;
 

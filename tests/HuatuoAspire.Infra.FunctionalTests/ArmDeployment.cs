@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// The resources the compiled template creates for one set of parameter values, every expression evaluated

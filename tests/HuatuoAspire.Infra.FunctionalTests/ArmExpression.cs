@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// Evaluates the ARM template expressions Bicep emits (<c>[format('{0}', parameters('x'))]</c>) for one set of

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Data.Jobs;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// infra/main.bicep as Azure would deploy it: compiled and linted by the real Bicep compiler, then every expression of

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>infra/main.bicep compiled and linted once by the real Bicep compiler (Azure.Bicep.CommandLine).</summary>
 public static class BicepTemplate

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// A container of the deployment run as the image would run it, without Docker: the built output of the project whose

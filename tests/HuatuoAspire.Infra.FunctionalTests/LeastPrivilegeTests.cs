@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// Issues 12 and 14 on Azure: the services reach PostgreSQL as a role that may only read and write rows (the owner

@@ -5,7 +5,7 @@ using HuatuoAspire.LocalServers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Infra.Tests;
+namespace HuatuoAspire.Infra.FunctionalTests;
 
 /// <summary>
 /// Real PostgreSQL and Azurite standing in for Azure's, a tiny model uploaded with `huatuo upload model` as the

@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Jinja.Tests;
+namespace HuatuoAspire.Jinja.UnitTests;
 
 /// <summary>
 /// Language features one snippet each (operators, filters, tests, loops, whitespace control, errors) against
 /// Python's Jinja2 as transformers configures it; the expected outputs were rendered by
-/// tests/HuatuoAspire.Model.Tests/Tokenization/jinja_reference.py.
+/// tests/HuatuoAspire.Model.UnitTests/Tokenization/jinja_reference.py.
 /// </summary>
 public sealed class JinjaSnippetTests
 {

@@ -2,7 +2,7 @@ using Azure.Storage.Blobs;
 using HuatuoAspire.LocalServers;
 using Npgsql;
 
-namespace HuatuoAspire.LocalServers.Tests;
+namespace HuatuoAspire.LocalServers.FunctionalTests;
 
 public sealed class LocalServerTests : IDisposable
 {

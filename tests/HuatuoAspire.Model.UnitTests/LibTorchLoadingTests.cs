@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests;
+namespace HuatuoAspire.Model.UnitTests;
 
 /// <summary>libtorch loads on this machine (see build/TorchSharp.targets) and computes.</summary>
 public sealed class LibTorchLoadingTests

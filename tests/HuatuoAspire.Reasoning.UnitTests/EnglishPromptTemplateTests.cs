@@ -4,7 +4,7 @@ using HuatuoAspire.Reasoning.Prompts;
 using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 /// <summary>
 /// The English prompts are Semantic Kernel templates in Prompts/en/. The expected texts are what the former C# string

@@ -2,7 +2,7 @@ using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.Reasoning.Verification;
 using Microsoft.Extensions.Configuration;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 public sealed class JsonReplyTests
 {

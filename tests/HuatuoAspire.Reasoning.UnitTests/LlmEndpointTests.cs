@@ -3,7 +3,7 @@ using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.ScriptedLlm;
 using HuatuoAspire.Domain;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 public sealed class LlmEndpointTests
 {

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Reasoning.Construction;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 public sealed class ProblemConstructionTests
 {

@@ -7,7 +7,7 @@ using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 public sealed class ReasoningPathSearchTests
 {

@@ -2,7 +2,7 @@ using System.Text.Json;
 using HuatuoAspire.Reasoning.Llm;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 /// <summary>Replies and endpoints for tests against a real ScriptedChatServer.</summary>
 internal static class Scripts

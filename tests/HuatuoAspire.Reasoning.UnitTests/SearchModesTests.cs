@@ -5,7 +5,7 @@ using HuatuoAspire.Reasoning.Search;
 using HuatuoAspire.Reasoning.Verification;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 /// <summary>The reference's search modes against a scripted endpoint, asserting the prompts actually sent.</summary>
 public sealed class SearchModesTests

@@ -1,7 +1,7 @@
 using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Verification;
 
-namespace HuatuoAspire.Reasoning.Tests;
+namespace HuatuoAspire.Reasoning.UnitTests;
 
 public sealed class VerifierMeasurementTests
 {

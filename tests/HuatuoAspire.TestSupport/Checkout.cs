@@ -10,7 +10,7 @@ public static class Checkout
 
     public static string Root => FoundRoot.Value;
 
-    /// <summary>A path inside the checkout, e.g. <c>Checkout.Path("tests", "HuatuoAspire.Evaluation.Tests", "data")</c>.</summary>
+    /// <summary>A path inside the checkout, e.g. <c>Checkout.Path("tests", "HuatuoAspire.Evaluation.UnitTests", "data")</c>.</summary>
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
     /// <summary>tests/npm: the Node.js reference packages (<c>scripts/prerequisites.sh --tests</c> installs them).</summary>

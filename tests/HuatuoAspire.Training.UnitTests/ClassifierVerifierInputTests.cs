@@ -1,8 +1,8 @@
 using System.Text.Json;
-using HuatuoAspire.Model.Tests.Tokenization;
+using HuatuoAspire.Model.UnitTests.Tokenization;
 using HuatuoAspire.Training.Scoring;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 /// <summary>The classifier verifier's input against the reference RL script's get_reward_o1 rendering and tokenization.</summary>
 public sealed class ClassifierVerifierInputTests

@@ -6,7 +6,7 @@ using HuatuoAspire.Training.Observability;
 using HuatuoAspire.Training.Sft;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 /// <summary>
 /// LoRA (issue 4): adapters train alone over a frozen base, start as the identity, merge exactly, save in PEFT's

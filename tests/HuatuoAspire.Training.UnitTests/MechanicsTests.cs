@@ -6,7 +6,7 @@ using HuatuoAspire.Training.Optimization;
 using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Synthetic;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 public sealed class MechanicsTests
 {

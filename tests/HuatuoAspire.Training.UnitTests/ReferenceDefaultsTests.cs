@@ -9,7 +9,7 @@ using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Scoring;
 using HuatuoAspire.Training.Sft;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 /// <summary>The settings and behaviours taken from the reference's RL_stage2.py / SFT_stage1.py.</summary>
 public sealed class ReferenceDefaultsTests

@@ -1,6 +1,6 @@
 using HuatuoAspire.Model;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 /// <summary>A fresh tiny byte-tokenizer model folder per test, deleted afterwards.</summary>
 public sealed class TinyModel : IDisposable

@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 using TorchSharp;
 using TorchSharp.Modules;
 
-namespace HuatuoAspire.Training.Tests;
+namespace HuatuoAspire.Training.UnitTests;
 
 public sealed class TrainingTests
 {

@@ -4,7 +4,7 @@ using HuatuoAspire.ScriptedLlm;
 using HuatuoAspire.Workers.Jobs;
 using Microsoft.EntityFrameworkCore;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 [Collection(PostgresCollection.Name)]
 public sealed class DatabaseResultSinkTests(InfrastructureFixture fixture)

@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>Evaluation runs through the workers' HTTP API, worked off by a real Hangfire server on PostgreSQL.</summary>
 [Collection(PostgresCollection.Name)]

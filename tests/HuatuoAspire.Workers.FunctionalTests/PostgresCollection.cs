@@ -1,7 +1,7 @@
 // Branches written before TestSupport name the shared fixture by its old name here.
 global using PostgresFixture = HuatuoAspire.TestSupport.InfrastructureFixture;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>The worker tests share one PostgreSQL (TestSupport's fixture); each test takes a fresh, migrated database.</summary>
 [CollectionDefinition(Name)]

@@ -3,7 +3,7 @@ using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>Records the jobs a run enqueues, so a test can run them itself (or not) in any order.</summary>
 internal sealed class RecordingJobClient : IBackgroundJobClient

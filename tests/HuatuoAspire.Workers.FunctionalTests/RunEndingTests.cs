@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>A pipeline run always ends, whatever its items' model outputs hold and however their jobs end.</summary>
 [Collection(PostgresCollection.Name)]

@@ -13,7 +13,7 @@ using HuatuoAspire.Workers.Jobs;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 [Collection(PostgresCollection.Name)]
 public sealed class SearchJobsTests(InfrastructureFixture fixture)

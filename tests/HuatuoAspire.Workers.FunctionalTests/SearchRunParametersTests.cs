@@ -2,7 +2,7 @@ using HuatuoAspire.Domain.Verification;
 using HuatuoAspire.Reasoning.Prompts;
 using HuatuoAspire.Workers.Jobs;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>The search's older judgeEndpoint field folds into the one verifier specification.</summary>
 public sealed class SearchRunParametersTests

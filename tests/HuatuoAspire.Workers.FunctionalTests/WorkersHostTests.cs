@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-namespace HuatuoAspire.Workers.Tests;
+namespace HuatuoAspire.Workers.FunctionalTests;
 
 /// <summary>The workers service as it runs: AddWorkers/MapWorkers, a Hangfire server on PostgreSQL, the HTTP API.</summary>
 [Collection(PostgresCollection.Name)]

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using HuatuoAspire.ScriptedLlm;
 
-namespace HuatuoAspire.Evaluation.Tests.ScriptedLlm;
+namespace HuatuoAspire.Evaluation.UnitTests.ScriptedLlm;
 
 /// <summary>The official <c>openai</c> npm client (pinned in tests/npm) against the scripted server, unchanged.</summary>
 public sealed class OpenAiNpmClientTests

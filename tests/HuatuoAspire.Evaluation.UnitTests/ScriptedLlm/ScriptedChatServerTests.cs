@@ -11,7 +11,7 @@ using Microsoft.SemanticKernel.Connectors.OpenAI;
 using OpenAI;
 using OpenAI.Chat;
 
-namespace HuatuoAspire.Evaluation.Tests.ScriptedLlm;
+namespace HuatuoAspire.Evaluation.UnitTests.ScriptedLlm;
 
 public sealed class ScriptedChatServerTests
 {

@@ -2,7 +2,7 @@ using System.Text.Json;
 using HuatuoAspire.Model;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The real 8B/7B architectures, built on the meta device (no memory, no download), have exactly the parameter names

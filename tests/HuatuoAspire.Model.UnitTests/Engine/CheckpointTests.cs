@@ -2,7 +2,7 @@ using HuatuoAspire.Model;
 using HuatuoAspire.Model.Checkpoints;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 public sealed class CheckpointTests
 {

@@ -2,7 +2,7 @@ using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// Continuous-batching prefill in the engine: prompts that <see cref="BatchedDecoder.Join"/> are prefilled by

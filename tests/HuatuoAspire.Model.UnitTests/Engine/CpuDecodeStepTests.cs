@@ -1,7 +1,7 @@
 using HuatuoAspire.Model.Generation;
 using Xunit.Abstractions;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The allocation-free CPU decode step computes what libtorch's decode path computes: same tokens, log-probabilities

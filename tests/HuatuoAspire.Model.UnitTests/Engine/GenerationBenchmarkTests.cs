@@ -1,6 +1,6 @@
 using HuatuoAspire.Benchmarks.Generation;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>The benchmark's bookkeeping (not its speed): what it counts as weight bytes, and that its figures are real measurements.</summary>
 public sealed class GenerationBenchmarkTests

@@ -3,7 +3,7 @@ using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Tokenization;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 public sealed class GenerationTests
 {

@@ -1,6 +1,6 @@
 using HuatuoAspire.Benchmarks.LlamaCpp;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary><c>bench generate --compare-llama-cpp</c> on a machine without the llama.cpp peer (node-llama-cpp in tests/npm).</summary>
 public sealed class LlamaCppPeerTests

@@ -1,7 +1,7 @@
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>Peak resident memory is process-wide: these tests run alone, with no other test allocating beside them.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]

@@ -2,7 +2,7 @@ using HuatuoAspire.Model.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The bf16 and int8 decode kernels compute what <c>F.linear</c> computes on the same weights widened to fp32, on one to

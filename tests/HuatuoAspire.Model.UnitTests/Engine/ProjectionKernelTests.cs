@@ -2,7 +2,7 @@ using HuatuoAspire.Model.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The CPU decode kernel of <see cref="Projection"/> computes what <c>F.linear</c> computes, on awkward shapes, one to

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using HuatuoAspire.Model.Checkpoints;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>The safetensors reader and writer against bytes laid out by hand from the format description.</summary>
 public sealed class SafeTensorsFormatTests

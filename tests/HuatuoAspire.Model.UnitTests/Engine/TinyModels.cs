@@ -1,6 +1,6 @@
 using HuatuoAspire.Model;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>Tiny model folders made with the project's own presets, once per test run, in a temporary folder.</summary>
 public static class TinyModels

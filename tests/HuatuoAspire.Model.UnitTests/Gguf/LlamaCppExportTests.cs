@@ -1,7 +1,7 @@
 using HuatuoAspire.Model.Gguf;
 using Xunit.Abstractions;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>
 /// Exported files loaded by llama.cpp (node-llama-cpp's prebuilt CPU build, flash attention off, F32 KV cache) give the same

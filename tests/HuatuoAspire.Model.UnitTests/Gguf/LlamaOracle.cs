@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>Runs tests/npm/llama-oracle.mjs (llama.cpp through node-llama-cpp's prebuilt CPU build) and parses its JSON.</summary>
 public static class LlamaOracle

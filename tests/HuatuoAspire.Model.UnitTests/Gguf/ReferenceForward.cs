@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>
 /// A plain float64 forward pass of a Hugging Face Llama/Qwen2 checkpoint, written from the transformers modelling code

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Model.Gguf;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.Gguf;
+namespace HuatuoAspire.Model.UnitTests.Gguf;
 
 /// <summary>
 /// A tiny Hugging Face Llama or Qwen2 folder (config, byte-level tokenizer) with seeded random weights held in memory,

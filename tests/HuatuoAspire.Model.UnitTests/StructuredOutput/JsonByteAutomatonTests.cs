@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using HuatuoAspire.Model.StructuredOutput;
 
-namespace HuatuoAspire.Model.Tests.StructuredOutput;
+namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 public sealed class JsonByteAutomatonTests
 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Json.Schema;
 
-namespace HuatuoAspire.Model.Tests.StructuredOutput;
+namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 /// <summary>The schemas the structured-output tests generate for, and an independent validator (JsonSchema.Net).</summary>
 public static class TestSchemas

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
 using HuatuoAspire.Model.StructuredOutput;
-using HuatuoAspire.Model.Tests.Tokenization;
+using HuatuoAspire.Model.UnitTests.Tokenization;
 using HuatuoAspire.Model.Tokenization;
 using Xunit.Abstractions;
 
-namespace HuatuoAspire.Model.Tests.StructuredOutput;
+namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 public sealed class TokenAutomatonTests(ITestOutputHelper output)
 {

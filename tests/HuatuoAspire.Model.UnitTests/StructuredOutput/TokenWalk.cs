@@ -2,7 +2,7 @@ using System.Text;
 using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.StructuredOutput;
+namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 /// <summary>
 /// A stand-in model for the automaton tests: at each step it draws one of the tokens the constraint leaves, with weights

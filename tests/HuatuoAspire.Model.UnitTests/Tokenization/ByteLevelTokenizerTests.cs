@@ -3,7 +3,7 @@ using System.Text.Json;
 using HuatuoAspire.Model.Tokenization;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Model.UnitTests.Tokenization;
 
 public sealed class ByteLevelTokenizerTests : IDisposable
 {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using HuatuoAspire.Jinja;
 using HuatuoAspire.Model.Tokenization.ChatTemplates;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Model.UnitTests.Tokenization;
 
 /// <summary>
 /// Our Jinja interpreter on real chat templates and a set of conversations, against two references: @huggingface/jinja

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Model.UnitTests.Tokenization;
 
 /// <summary>Our ids against Hugging Face's tokenizer (transformers.js, @lenml/tokenizers) on the real tokenizer files.</summary>
 public sealed class HfTokenizerOracleTests

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Model.UnitTests.Tokenization;
 
 public sealed class HfTokenizerTests : IDisposable
 {

