@@ -3,7 +3,7 @@ using HuatuoAspire.Trainer.Jobs;
 using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Sft;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Trainer.FunctionalTests;
 
 /// <summary>The training-run config carries the trainers' own options under the API's JSON names.</summary>
 public sealed class TrainingRunConfigTests
