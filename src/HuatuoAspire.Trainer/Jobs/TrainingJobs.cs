@@ -25,8 +25,8 @@ namespace HuatuoAspire.Trainer.Jobs;
 /// the local work folder, else from blob storage), drops the metrics recorded after it, and continues from there.
 /// </summary>
 public sealed class TrainingJobs(
-    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, IConfiguration configuration, IServiceProvider services,
-    ILogger<TrainingJobs> logger)
+    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, IConfiguration configuration,
+    Lazy<LlmEndpointRegistry> llms, ILogger<TrainingJobs> logger)
 {
     // Without Trainer:WorkDirectory (huatuo up sets one under its data folder): a folder only this process knows and
     // only this user can read (0700), never a shared, predictable /tmp path another instance or user could fill.
@@ -130,7 +130,7 @@ public sealed class TrainingJobs(
         var records = config.Dataset is not null
             ? await inputs.DatasetProblemsAsync(config.Dataset, Path.Combine(folder, "ppo-data.jsonl"), ct)
             : TrainingDataFile.ReadPpo(await inputs.ResolveFileAsync(config.Data!, Path.Combine(folder, "ppo-data.jsonl"), ct));
-        var verifiers = new AnswerVerifierFactory(services.GetRequiredService<LlmEndpointRegistry>(),
+        var verifiers = new AnswerVerifierFactory(llms.Value,
             async (model, token) => new ClassifierVerifier(await inputs.ResolveModelAsync(model, Path.Combine(folder, "classifier"), token)));
         var verifier = await verifiers.CreateAsync(VerifierSpecification.Parse(config.VerifierSpec), ct);
         try
