@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using HuatuoAspire.Domain;
 using HuatuoAspire.Domain.Reward;
 using System.Diagnostics;
@@ -33,24 +34,25 @@ public sealed record PpoOptions
     [JsonIgnore] public double ValueCoefficient { get; init; } = 0.1;
     [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = 3;
     /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
-    [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = 16;
+    [JsonPropertyName("rollout_batch_size"), Description("Prompts per iteration.")] public int RolloutBatchSize { get; init; } = 16;
     /// <summary>
     /// Responses sampled for each prompt of an iteration (OpenRLHF's <c>n_samples_per_prompt</c>): with several, the
     /// right and wrong answers to one question differ exactly at the tokens that decide it, which is where the
     /// advantage then pushes.
     /// </summary>
-    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 1;
+    [JsonPropertyName("samples_per_prompt"), Description("Responses sampled per prompt.")] public int SamplesPerPrompt { get; init; } = 1;
     /// <summary>Responses per optimizer step; the reference's num_mini_batches 1 makes it the whole rollout batch.</summary>
     [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = 16;
     /// <summary>
     /// Fraction of the rollout iterations over which both learning rates rise linearly to their peak, before they
     /// decay linearly to zero at the last iteration (<see cref="LinearSchedule"/>; the reference's warmup_ratio).
     /// </summary>
-    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
+    [JsonPropertyName("warmup_ratio"), Description("Linear warm-up over this fraction of the rollout iterations, then linear decay to zero.")]
+    public double WarmupRatio { get; init; } = 0.05;
     /// <summary>False: both learning rates stay at their peak throughout (the CPU demo's setting).</summary>
     [JsonIgnore] public bool ScheduleLearningRate { get; init; } = true;
     /// <summary>Fraction of the prompts held out of training (shuffled with the seed), as the reference's eval_ratio.</summary>
-    [JsonPropertyName("eval_fraction")] public double EvalFraction { get; init; } = 0.1;
+    [JsonPropertyName("eval_fraction"), Description("Fraction of the prompts held out (at most 200) and scored at the end.")] public double EvalFraction { get; init; } = 0.1;
     /// <summary>At most this many held-out prompts (the reference's eval_max_num).</summary>
     [JsonIgnore] public int MaxEvalPrompts { get; init; } = 200;
     /// <summary>
@@ -58,14 +60,15 @@ public sealed record PpoOptions
     /// <c>freezing_actor_steps</c>): a value head fresh on the checkpoint makes per-token advantages of noise, and a
     /// policy that follows them drifts before the value has learned anything.
     /// </summary>
-    [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; }
-    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 1;
+    [JsonPropertyName("value_warmup_iterations"), Description("Rollout iterations at the start in which only the value model learns.")]
+    public int ValueWarmupIterations { get; init; }
+    [JsonPropertyName("epochs"), Description("Passes over the prompts.")] public int Epochs { get; init; } = 1;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
     [JsonPropertyName("response_length")] public int MaxNewTokens { get; init; } = 1300;
     [JsonIgnore] public double MaxGradNorm { get; init; } = 1.0;
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Write a resumable checkpoint every N rollout iterations (0: only the final model).</summary>
-    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every"), Description("Checkpoint every N rollout iterations (0: only the final folders).")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many rollout iterations of the planned run (for tests of resume; null: run to the end).</summary>
     [JsonIgnore] public int? StopAfterIteration { get; init; }
     [JsonIgnore] public bool Resume { get; init; }

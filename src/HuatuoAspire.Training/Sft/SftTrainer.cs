@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using HuatuoAspire.Model;
@@ -14,11 +15,11 @@ namespace HuatuoAspire.Training.Sft;
 /// <summary>SFT settings; the defaults are the reference hyper-parameters for real models. The JSON names are the trainer API's.</summary>
 public sealed record SftOptions
 {
-    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-6;
+    [JsonPropertyName("learning_rate"), Description("Peak learning rate.")] public double LearningRate { get; init; } = 5e-6;
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
     /// <summary>Examples (or packed rows) per optimizer step: micro-batch × gradient-accumulation steps.</summary>
-    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
-    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = 4;
+    [JsonPropertyName("batch_size"), Description("Examples per optimizer step.")] public int BatchSize { get; init; } = 128;
+    [JsonPropertyName("micro_batch_size"), Description("Examples per forward pass (gradient accumulation makes up the rest).")] public int MicroBatchSize { get; init; } = 4;
     [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = 8192;
     [JsonIgnore] public double WeightDecay { get; init; } = 0.1;
     [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
@@ -26,16 +27,17 @@ public sealed record SftOptions
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     [JsonIgnore] public bool Pack { get; init; }
     /// <summary>Write a resumable checkpoint every N optimizer steps (0: only the final model).</summary>
-    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every"), Description("Checkpoint every N optimizer steps (0: only the final model).")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many optimizer steps of the planned run (for tests of resume; null: run to the end).</summary>
     [JsonIgnore] public int? StopAfterStep { get; init; }
     [JsonIgnore] public bool Resume { get; init; }
     [JsonIgnore] public ModelPlacement? Placement { get; init; }
     /// <summary>LoRA rank (0: full fine-tuning). With LoRA the base weights are frozen and only the adapters train.</summary>
-    [JsonPropertyName("lora_rank")] public int LoraRank { get; init; }
-    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
-    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.05;
-    [JsonPropertyName("lora_targets")] public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
+    [JsonPropertyName("lora_rank"), Description("LoRA rank (0: full fine-tuning). The base is frozen; out/model/ is the merged model, out/adapter/ the PEFT adapter.")]
+    public int LoraRank { get; init; }
+    [JsonPropertyName("lora_alpha"), Description("LoRA alpha (scaling = alpha / rank).")] public double LoraAlpha { get; init; } = 16;
+    [JsonPropertyName("lora_dropout"), Description("Dropout on the adapter input while training.")] public double LoraDropout { get; init; } = 0.05;
+    [JsonPropertyName("lora_targets"), Description("Projection names to adapt.")] public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
 
     /// <summary>The LoRA settings, or null when LoRA is off.</summary>
     [JsonIgnore] public LoraSettings? Lora => LoraRank > 0 ? new LoraSettings(LoraRank, LoraAlpha, LoraDropout, LoraTargets) : null;
