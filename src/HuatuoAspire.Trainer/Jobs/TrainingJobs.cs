@@ -56,10 +56,10 @@ public sealed class TrainingJobs(
             await DropMetricsAfterAsync(runId, resumeStep, hangfireToken);
 
             var recorder = new TrainingStepRecorder(contexts, runId, stage, cancel);
-            Action<TrainingProgress> onStep = p =>
+            Func<TrainingProgress, Task> onStep = async p =>
             {
                 recorder.Record(p);
-                checkpoints.UploadNewCheckpoints(work);
+                await checkpoints.UploadNewCheckpointsAsync(work);
             };
             Action<string> log = line => logger.LogInformation("Training run {RunId}: {Line}", runId, line);
             await TrainAndUploadAsync(config, inputs, checkpoints, recorder, work, onStep, log, cancel.Token);
@@ -92,7 +92,7 @@ public sealed class TrainingJobs(
 
     /// <summary>Trains the run's stage, then uploads its final folders.</summary>
     private async Task TrainAndUploadAsync(TrainingRunConfig config, TrainingInputs inputs, CheckpointUploader checkpoints,
-        TrainingStepRecorder recorder, string work, Action<TrainingProgress> onStep, Action<string> log, CancellationToken ct)
+        TrainingStepRecorder recorder, string work, Func<TrainingProgress, Task> onStep, Action<string> log, CancellationToken ct)
     {
         if (config.IsPpo)
         {
@@ -108,7 +108,7 @@ public sealed class TrainingJobs(
         }
     }
 
-    private static async Task<SftResult> RunSftAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Action<TrainingProgress> onStep,
+    private static async Task<SftResult> RunSftAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Func<TrainingProgress, Task> onStep,
         Action<string> log, CancellationToken ct)
     {
         var model = await inputs.ResolveModelAsync(config.StartModel, Path.Combine(work, "inputs", "model"), ct);
@@ -118,10 +118,10 @@ public sealed class TrainingJobs(
             : await inputs.ResolveFileAsync(config.Data!, local, ct);
         var trainer = new SftTrainer(config.Sft with { Resume = true, Placement = ModelPlacement.Default });
         var records = TrainingDataFile.ReadSft(data);
-        return await Task.Run(() => trainer.Run(model, records, work, onStep, log, ct), ct);
+        return await Task.Run(() => trainer.RunAsync(model, records, work, onStep, log, ct), ct);
     }
 
-    private async Task<PpoResult> RunPpoAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Action<TrainingProgress> onStep,
+    private async Task<PpoResult> RunPpoAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Func<TrainingProgress, Task> onStep,
         Action<string> log, CancellationToken ct)
     {
         var folder = Path.Combine(work, "inputs");

@@ -129,8 +129,17 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
     public PpoOptions Options { get; } = options;
     public HuatuoReward Reward { get; } = reward;
 
+    public Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> allRecords, string outputDirectory,
+        Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default) =>
+        RunAsync(policyDirectory, valueDirectory, allRecords, outputDirectory, p =>
+        {
+            progress?.Invoke(p);
+            return Task.CompletedTask;
+        }, log, cancellationToken);
+
+    /// <summary>The run, with <paramref name="progress"/> awaited after every optimizer step, before the next step or checkpoint.</summary>
     public async Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> allRecords, string outputDirectory,
-        Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+        Func<TrainingProgress, Task> progress, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         Options.Validate();
         if (allRecords.Count == 0) throw new ArgumentException("No PPO prompts.", nameof(allRecords));
@@ -261,7 +270,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
 
     /// <summary>What every iteration of one run works on.</summary>
     private sealed record PpoRun(PpoModels Models, HfTokenizer Tokenizer, IReadOnlyList<PpoRecord> Records, IReadOnlyList<IReadOnlyList<int>> Prompts,
-        IterationPlan Plan, TrainingMetricsLog Metrics, Action<TrainingProgress>? Progress);
+        IterationPlan Plan, TrainingMetricsLog Metrics, Func<TrainingProgress, Task> Progress);
 
     /// <summary>One rollout batch: sample and score responses, update both models, write a line per optimizer step. Returns the batch's mean reward.</summary>
     private async Task<double> RunIterationAsync(PpoRun run, int iteration, CancellationToken ct)
@@ -286,7 +295,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             run.Tokenizer.PadTokenId ?? 0, updates, trainPolicy: iteration >= Options.ValueWarmupIterations);
         clock.Stop();
         var batchFigures = BatchFigures(rollouts, scores, averaged, plan.PolicySchedule.At(iteration), clock.Elapsed, iteration);
-        WriteSteps(run, plan.Offsets[iteration], updates, batchFigures);
+        await WriteStepsAsync(run, plan.Offsets[iteration], updates, batchFigures).ConfigureAwait(false);
         return batchFigures["reward"];
     }
 
@@ -319,7 +328,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
     }
 
     /// <summary>One metrics line and one progress report per optimizer step of the iteration starting at <paramref name="firstStep"/>.</summary>
-    private static void WriteSteps(PpoRun run, int firstStep, List<Dictionary<string, double>> updates, Dictionary<string, double> batchFigures)
+    private static async Task WriteStepsAsync(PpoRun run, int firstStep, List<Dictionary<string, double>> updates, Dictionary<string, double> batchFigures)
     {
         for (var u = 0; u < updates.Count; u++)
         {
@@ -327,7 +336,7 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
             foreach (var (name, figure) in batchFigures) figures[name] = figure;
             var step = firstStep + u;
             run.Metrics.Write(step, figures);
-            run.Progress?.Invoke(new TrainingProgress(step + 1, run.Plan.TotalSteps, figures));
+            await run.Progress(new TrainingProgress(step + 1, run.Plan.TotalSteps, figures)).ConfigureAwait(false);
         }
     }
 

@@ -106,6 +106,19 @@ public sealed class SftTrainer(SftOptions options)
     public SftResult Run(string modelDirectory, IReadOnlyList<SftRecord> records, string outputDirectory,
         Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
+        // Nothing in the run awaits anything but this synchronous report: the task has completed when RunAsync returns.
+        var run = RunAsync(modelDirectory, records, outputDirectory, p =>
+        {
+            progress?.Invoke(p);
+            return Task.CompletedTask;
+        }, log, cancellationToken);
+        return run.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The run, with <paramref name="progress"/> awaited after every optimizer step, before the step's checkpoint and the next step.</summary>
+    public async Task<SftResult> RunAsync(string modelDirectory, IReadOnlyList<SftRecord> records, string outputDirectory,
+        Func<TrainingProgress, Task> progress, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
         Options.Validate();
         var tokenizer = HfTokenizer.FromFolder(modelDirectory);
         var examples = Encode(tokenizer, records);
@@ -139,7 +152,7 @@ public sealed class SftTrainer(SftOptions options)
             var figures = TrainStep(model, optimizer, parameters, plan, schedule, step, placement.Device, padId);
             (lastLoss, tokensPerSecond) = (figures["loss"], figures["tokens_per_s"]);
             metrics.Write(step, figures);
-            progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
+            await progress(new TrainingProgress(step + 1, totalSteps, figures)).ConfigureAwait(false);
 
             if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
                 SaveCheckpoint(model, optimizer, lora, modelDirectory, TrainingCheckpoint.Folder(outputDirectory, step + 1), step + 1);
