@@ -52,6 +52,9 @@ public static class HuatuoDataExtensions
             return BlobServiceClients.Create(blobs);
         });
         builder.Services.AddSingleton(sp => new ArtifactStore(sp.GetRequiredService<BlobServiceClient>()));
+        // For services that touch blob storage on some paths only (an evaluation of a dataset needs none): injected
+        // without resolving it, so the missing-configuration error comes from the path that needs the store.
+        builder.Services.AddTransient(sp => new Lazy<ArtifactStore>(sp.GetRequiredService<ArtifactStore>));
         return builder;
     }
 

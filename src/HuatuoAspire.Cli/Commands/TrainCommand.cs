@@ -25,36 +25,32 @@ public static class TrainCommand
         return train;
     }
 
+    // The stages' options are their records' fields (StageOptionArguments); these keep the names the command line had first.
+    private static readonly Dictionary<string, string> SftNames = new() { ["learning_rate"] = "--lr" };
+
+    private static readonly Dictionary<string, string> PpoNames = new()
+    {
+        ["learning_rate"] = "--lr", ["value_learning_rate"] = "--value-lr", ["lambda"] = "--gae-lambda", ["value_warmup_iterations"] = "--value-warmup",
+    };
+
     private static Command CreateSft()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder to fine-tune.", Required = true };
         var data = new Option<string?>("--data") { Description = "SFT data: JSON array or JSONL with Question, Complex_CoT, Response." };
         var dataset = new Option<string?>("--dataset") { Description = "Or a dataset in the database: its finished reasoning trajectories (searched or imported), exported to OUT/sft-data.jsonl first." };
         var output = new Option<string>("--out") { Description = "Output folder (metrics.jsonl, checkpoints, model/).", Required = true };
+        var stage = new StageOptionArguments<SftOptions>(SftNames);
+        // The settings the API does not take.
         var d = new SftOptions();
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => d.LearningRate };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => d.Epochs };
-        var batch = new Option<int>("--batch-size") { Description = "Examples per optimizer step.", DefaultValueFactory = _ => d.BatchSize };
-        var micro = new Option<int>("--micro-batch-size") { Description = "Examples per forward pass (gradient accumulation makes up the rest).", DefaultValueFactory = _ => d.MicroBatchSize };
-        var maxLen = new Option<int>("--max-seq-len") { DefaultValueFactory = _ => d.MaxSeqLen };
-        var warmup = new Option<double>("--warmup-ratio") { DefaultValueFactory = _ => d.WarmupRatio };
         var decay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => d.WeightDecay };
         var clip = new Option<double>("--max-grad-norm") { DefaultValueFactory = _ => d.MaxGradNorm };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed };
         var pack = new Option<bool>("--pack") { Description = "Pack examples into rows of max-seq-len (isolated attention, positions restart per example)." };
-        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N optimizer steps (0: only the final model)." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or auto (default)." };
         var dtype = new Option<string?>("--dtype") { Description = "fp32, bf16 or auto (fp32 on CPU, bf16 on CUDA)." };
-        var loraRank = new Option<int>("--lora-rank") { Description = "LoRA rank (0: full fine-tuning). The base is frozen; out/model/ is the merged model, out/adapter/ the PEFT adapter." };
-        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling = alpha / rank).", DefaultValueFactory = _ => d.LoraAlpha };
-        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapter input while training.", DefaultValueFactory = _ => d.LoraDropout };
-        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projection names to adapt.", DefaultValueFactory = _ => string.Join(",", d.LoraTargets) };
-        var command = new Command("sft", "Supervised fine-tuning on (Question, Complex_CoT, Response).")
-        {
-            model, data, dataset, output, lr, epochs, batch, micro, maxLen, warmup, decay, clip, seed, pack, saveEvery, resume, device, dtype,
-            loraRank, loraAlpha, loraDropout, loraTargets,
-        };
+        var command = new Command("sft", "Supervised fine-tuning on (Question, Complex_CoT, Response).") { model, data, dataset, output };
+        foreach (var option in stage.Options) command.Options.Add(option);
+        foreach (var option in new Option[] { decay, clip, pack, resume, device, dtype }) command.Options.Add(option);
         DataConnection.AddOptions(command);
         command.Validators.Add(result =>
         {
@@ -73,15 +69,10 @@ public static class TrainCommand
                     if (exported != 0) return exported;
                 }
                 var records = TrainingDataFile.ReadSft(file!);
-                var options = new SftOptions
+                var options = stage.Read(parse) with
                 {
-                    LearningRate = parse.GetValue(lr), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                    MicroBatchSize = parse.GetValue(micro), MaxSeqLen = parse.GetValue(maxLen), WarmupRatio = parse.GetValue(warmup),
-                    WeightDecay = parse.GetValue(decay), MaxGradNorm = parse.GetValue(clip), Seed = parse.GetValue(seed),
-                    Pack = parse.GetValue(pack), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume),
+                    WeightDecay = parse.GetValue(decay), MaxGradNorm = parse.GetValue(clip), Pack = parse.GetValue(pack), Resume = parse.GetValue(resume),
                     Placement = ModelPlacement.Parse(parse.GetValue(device), parse.GetValue(dtype)),
-                    LoraRank = parse.GetValue(loraRank), LoraAlpha = parse.GetValue(loraAlpha), LoraDropout = parse.GetValue(loraDropout),
-                    LoraTargets = parse.GetValue(loraTargets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 };
                 var trainer = new SftTrainer(options);
                 SftResult result = null!;
@@ -128,31 +119,17 @@ public static class TrainCommand
             DefaultValueFactory = _ => HuatuoAspire.Trainer.Jobs.TrainingRunConfig.DefaultVerifier(Environment.GetEnvironmentVariable("Trainer__DefaultClassifier")),
         };
         var output = new Option<string>("--out") { Required = true };
-        var d = new PpoOptions();
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => d.LearningRate };
-        var valueLr = new Option<double>("--value-lr") { DefaultValueFactory = _ => d.ValueLearningRate };
-        var kl = new Option<double>("--kl-coef") { DefaultValueFactory = _ => d.KlCoefficient };
-        var ppoEpochs = new Option<int>("--ppo-epochs") { DefaultValueFactory = _ => d.PpoEpochs };
-        var gaeLambda = new Option<double>("--gae-lambda") { DefaultValueFactory = _ => d.Lambda };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the prompts.", DefaultValueFactory = _ => d.Epochs };
-        var rolloutBatch = new Option<int>("--rollout-batch-size") { Description = "Prompts per iteration.", DefaultValueFactory = _ => d.RolloutBatchSize };
-        var samples = new Option<int>("--samples-per-prompt") { Description = "Responses sampled per prompt.", DefaultValueFactory = _ => d.SamplesPerPrompt };
-        var miniBatch = new Option<int>("--mini-batch-size") { DefaultValueFactory = _ => d.MiniBatchSize };
-        var valueWarmup = new Option<int>("--value-warmup") { Description = "Rollout iterations at the start in which only the value model learns.", DefaultValueFactory = _ => d.ValueWarmupIterations };
-        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => d.Temperature };
-        var maxNew = new Option<int>("--response-length") { DefaultValueFactory = _ => d.MaxNewTokens };
-        var warmup = new Option<double>("--warmup-ratio") { Description = "Linear warm-up over this fraction of the rollout iterations, then linear decay to zero.", DefaultValueFactory = _ => d.WarmupRatio };
-        var evalFraction = new Option<double>("--eval-fraction") { Description = $"Fraction of the prompts held out (at most {d.MaxEvalPrompts}) and scored at the end.", DefaultValueFactory = _ => d.EvalFraction };
-        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => d.Seed };
-        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N rollout iterations (0: only the final folders)." };
+        var stage = new StageOptionArguments<PpoOptions>(PpoNames);
         var resume = new Option<bool>("--resume");
         var device = new Option<string?>("--device");
         var dtype = new Option<string?>("--dtype");
         var judge = new LlmArguments("judge-", "LLM judge (with --verifier llm)");
         var command = new Command("ppo", "PPO from an SFT checkpoint with verifier rewards (1.0 correct, 0.1 wrong, 0 malformed).")
         {
-            policy, value, data, verifier, output, lr, valueLr, kl, ppoEpochs, gaeLambda, epochs, rolloutBatch, samples, miniBatch, valueWarmup, temperature, maxNew, warmup, evalFraction, seed, saveEvery, resume, device, dtype,
+            policy, value, data, verifier, output,
         };
+        foreach (var option in stage.Options) command.Options.Add(option);
+        foreach (var option in new Option[] { resume, device, dtype }) command.Options.Add(option);
         judge.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -170,14 +147,7 @@ public static class TrainCommand
                     (folder, _) => Task.FromResult<IAnswerVerifier>(new ClassifierVerifier(folder, placement)));
                 var answerVerifier = await factory.CreateAsync(specification, ct);
                 using var _ = endpoint;
-                var options = new PpoOptions
-                {
-                    LearningRate = parse.GetValue(lr), ValueLearningRate = parse.GetValue(valueLr), KlCoefficient = parse.GetValue(kl),
-                    PpoEpochs = parse.GetValue(ppoEpochs), Lambda = parse.GetValue(gaeLambda), Epochs = parse.GetValue(epochs), RolloutBatchSize = parse.GetValue(rolloutBatch), SamplesPerPrompt = parse.GetValue(samples),
-                    MiniBatchSize = parse.GetValue(miniBatch), ValueWarmupIterations = parse.GetValue(valueWarmup), Temperature = parse.GetValue(temperature), MaxNewTokens = parse.GetValue(maxNew),
-                    WarmupRatio = parse.GetValue(warmup), EvalFraction = parse.GetValue(evalFraction),
-                    Seed = parse.GetValue(seed), SaveEvery = parse.GetValue(saveEvery), Resume = parse.GetValue(resume), Placement = placement,
-                };
+                var options = stage.Read(parse) with { Resume = parse.GetValue(resume), Placement = placement };
                 var trainer = new PpoTrainer(options, new HuatuoReward(answerVerifier));
                 PpoResult result = null!;
                 await WithProgress("PPO", "reward", async p => result = await trainer.RunAsync(parse.GetValue(policy)!, parse.GetValue(value)!, records,

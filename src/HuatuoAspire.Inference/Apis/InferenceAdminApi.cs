@@ -2,6 +2,7 @@ using System.Text.Json;
 using HuatuoAspire.Inference.Contracts;
 using HuatuoAspire.Inference.Scheduling;
 using HuatuoAspire.Inference.Serving;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace HuatuoAspire.Inference.Apis;
@@ -18,8 +19,8 @@ public static class InferenceAdminApi
         return api;
     }
 
-    public static async Task<IResult> SwitchModel(HttpContext http, ContinuousBatchScheduler scheduler, IServiceProvider services,
-        IOptions<InferenceOptions> options)
+    public static async Task<IResult> SwitchModel(HttpContext http, ContinuousBatchScheduler scheduler, CheckpointDownloader checkpoints,
+        IOptions<InferenceOptions> options, [FromServices] IServedModelLoader? loader)
     {
         var ct = http.RequestAborted;
         SwitchModelRequest? body;
@@ -34,7 +35,6 @@ public static class InferenceAdminApi
         if (string.IsNullOrWhiteSpace(body?.Path) == string.IsNullOrWhiteSpace(body?.BlobPrefix))
             return Error(InferenceRequestException.InvalidParameter("path",
                 "Give exactly one of 'path' (a model folder on the server) or 'blob_prefix' (a checkpoint in blob storage)."));
-        var loader = services.GetService<IServedModelLoader>();
         if (loader is null) return Error(InferenceRequestException.NoModel(InferenceServiceExtensions.NoEngineMessage));
         string path;
         if (body!.BlobPrefix is { } prefix && !string.IsNullOrWhiteSpace(prefix))
@@ -43,7 +43,7 @@ public static class InferenceAdminApi
                 return Error(InferenceRequestException.InvalidParameter("blob_prefix", $"'{prefix}' is not a checkpoint's blob prefix (e.g. training/run-3/final)."));
             try
             {
-                path = await CheckpointDownloader.DownloadAsync(services, options.Value, prefix.Trim('/'), ct);
+                path = await checkpoints.DownloadAsync(prefix.Trim('/'), ct);
             }
             catch (InferenceRequestException e)
             {

@@ -1,6 +1,8 @@
 using HuatuoAspire.Inference.Apis;
+using HuatuoAspire.Inference.Contracts;
 using HuatuoAspire.Inference.Scheduling;
 using HuatuoAspire.Inference.Serving;
+using HuatuoAspire.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -25,6 +27,8 @@ public static class InferenceServiceExtensions
             sp.GetRequiredService<ILogger<ContinuousBatchScheduler>>(),
             ct => LoadConfiguredModelAsync(sp, ct)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ContinuousBatchScheduler>());
+        builder.Services.TryAddSingleton(sp => new CheckpointDownloader(sp.GetRequiredService<IOptions<InferenceOptions>>(),
+            () => sp.GetService<ArtifactStore>() ?? CreateBlobStore(sp.GetRequiredService<IConfiguration>())));
         builder.Services.AddHealthChecks().AddCheck<InferenceModelHealthCheck>("inference-model", tags: [ServiceNames.Inference]);
         return builder;
     }
@@ -34,6 +38,19 @@ public static class InferenceServiceExtensions
         app.MapChatCompletionsApi();
         app.MapInferenceAdminApi();
         return app;
+    }
+
+    // The inference service alone registers no blob store (it has no database stack): one from ConnectionStrings:blobs,
+    // made on a switch by blob prefix, so that serving a folder needs no blob storage.
+    private static ArtifactStore CreateBlobStore(IConfiguration configuration)
+    {
+        var connection = configuration.GetConnectionString(ConnectionNames.Blobs);
+        if (string.IsNullOrWhiteSpace(connection))
+        {
+            throw InferenceRequestException.InvalidParameter("blob_prefix",
+                $"Blob storage is not configured: set ConnectionStrings:{ConnectionNames.Blobs} to switch to a checkpoint by blob prefix.");
+        }
+        return new ArtifactStore(BlobServiceClients.Create(connection));
     }
 
     // Inference:ModelPath when set; otherwise the built-in small model, created once under Inference:DefaultModelDir.

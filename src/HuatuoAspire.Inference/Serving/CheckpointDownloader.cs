@@ -1,6 +1,7 @@
 using Azure;
 using HuatuoAspire.Storage;
 using HuatuoAspire.Inference.Contracts;
+using Microsoft.Extensions.Options;
 
 namespace HuatuoAspire.Inference.Serving;
 
@@ -9,7 +10,9 @@ namespace HuatuoAspire.Inference.Serving;
 /// The blobs go into a temporary sibling folder and are renamed into place only when every one arrived with its
 /// SHA-256 verified, so the cache never holds a failed or partial download under a checkpoint's name.
 /// </summary>
-public static class CheckpointDownloader
+/// <param name="options">Where the checkpoint cache is.</param>
+/// <param name="store">The blob store, resolved on the first switch by blob prefix: serving a folder needs none.</param>
+public sealed class CheckpointDownloader(IOptions<InferenceOptions> options, Func<ArtifactStore> store)
 {
     private const string StagingMarker = ".partial-";
     private const string ReplacedMarker = ".replaced-";
@@ -17,8 +20,8 @@ public static class CheckpointDownloader
     // Switches are rare and each downloads a whole model: one at a time keeps the leftovers sweep safe.
     private static readonly SemaphoreSlim OneAtATime = new(1, 1);
 
-    public static Task<string> DownloadAsync(IServiceProvider services, InferenceOptions options, string prefix, CancellationToken ct) =>
-        DownloadAsync(services.GetService<ArtifactStore>() ?? CreateStore(services), options.CheckpointCacheFolder(), prefix, ct);
+    public Task<string> DownloadAsync(string prefix, CancellationToken ct) =>
+        DownloadAsync(store(), options.Value.CheckpointCacheFolder(), prefix, ct);
 
     public static async Task<string> DownloadAsync(ArtifactStore store, string cacheFolder, string prefix, CancellationToken ct)
     {
@@ -107,16 +110,5 @@ public static class CheckpointDownloader
                 || suffix == ".partial")
                 Directory.Delete(leftover, recursive: true);
         }
-    }
-
-    private static ArtifactStore CreateStore(IServiceProvider services)
-    {
-        var connection = services.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionNames.Blobs);
-        if (string.IsNullOrWhiteSpace(connection))
-        {
-            throw InferenceRequestException.InvalidParameter("blob_prefix",
-                $"Blob storage is not configured: set ConnectionStrings:{ConnectionNames.Blobs} to switch to a checkpoint by blob prefix.");
-        }
-        return new ArtifactStore(BlobServiceClients.Create(connection));
     }
 }

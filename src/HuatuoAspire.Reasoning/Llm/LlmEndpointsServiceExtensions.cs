@@ -15,6 +15,9 @@ public static class LlmEndpointsServiceExtensions
     public static IServiceCollection AddLlmEndpoints(this IServiceCollection services)
     {
         services.TryAddSingleton(sp => LlmConfiguration.CreateRegistry(sp.GetRequiredService<IConfiguration>()));
+        // Reading the endpoints can fail on a misconfigured one: a service that needs them on some paths only (the
+        // trainer, for an LLM-judge verifier) takes them lazily, so its other work does not fail with them.
+        services.TryAddTransient(sp => new Lazy<LlmEndpointRegistry>(sp.GetRequiredService<LlmEndpointRegistry>));
         return services;
     }
 }

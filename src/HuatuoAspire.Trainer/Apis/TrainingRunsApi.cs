@@ -27,7 +27,7 @@ public static class TrainingRunsApi
 
     private static async Task<Results<Accepted<TrainingRunView>, ValidationProblem>> StartAsync(
         TrainingRunConfig request, IDbContextFactory<HuatuoDbContext> contexts, IBackgroundJobClient jobs, ArtifactStore artifacts,
-        TrainingDataFolders dataFolders, IServiceProvider services, IConfiguration configuration, CancellationToken ct)
+        TrainingDataFolders dataFolders, Lazy<LlmEndpointRegistry> llms, IConfiguration configuration, CancellationToken ct)
     {
         if (request.IsPpo && request.Verifier is null)
             request = request with { Verifier = TrainingRunConfig.DefaultVerifier(configuration[TrainingRunConfig.DefaultClassifierKey]) };
@@ -39,7 +39,7 @@ public static class TrainingRunsApi
             problems.Insert(0, refused);
         }
         await using var db = await contexts.CreateDbContextAsync(ct);
-        if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, services, ct));
+        if (problems.Count == 0) problems.AddRange(await ReferenceProblemsAsync(request, db, artifacts, llms, ct));
         if (problems.Count > 0) return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["request"] = problems.ToArray() });
         var run = new TrainingRun
         {
@@ -62,7 +62,7 @@ public static class TrainingRunsApi
 
     /// <summary>What the request names elsewhere: blobs that must exist, the dataset, the judge endpoint.</summary>
     private static async Task<IReadOnlyList<string>> ReferenceProblemsAsync(TrainingRunConfig request, HuatuoDbContext db,
-        ArtifactStore artifacts, IServiceProvider services, CancellationToken ct)
+        ArtifactStore artifacts, Lazy<LlmEndpointRegistry> llms, CancellationToken ct)
     {
         var problems = new List<string>();
         var references = new List<(string What, string Reference, bool Folder)>
@@ -90,7 +90,7 @@ public static class TrainingRunsApi
         {
             try
             {
-                services.GetRequiredService<LlmEndpointRegistry>().Get(verifier.Endpoint);
+                llms.Value.Get(verifier.Endpoint);
             }
             catch (LlmConfigurationException e)
             {

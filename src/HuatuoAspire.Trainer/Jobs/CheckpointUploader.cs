@@ -16,17 +16,18 @@ public sealed class CheckpointUploader(IDbContextFactory<HuatuoDbContext> contex
     private readonly HashSet<string> _uploaded = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Uploads every checkpoint folder of <paramref name="work"/> that is complete and not yet uploaded. Called from the
-    /// trainers' synchronous progress callback, on the training thread, which it blocks until the upload is recorded.
+    /// Uploads every checkpoint folder of <paramref name="work"/> that is complete and not yet uploaded. Awaited by the
+    /// trainers after each optimizer step, so the next step waits until the upload is recorded.
     /// </summary>
-    public void UploadNewCheckpoints(string work)
+    public async Task UploadNewCheckpointsAsync(string work)
     {
         // A checkpoint folder is complete once its trainer_state.json exists: upload each one once.
         foreach (var folder in Directory.GetDirectories(work, "checkpoint-*"))
         {
             if (_uploaded.Contains(folder) || !File.Exists(Path.Combine(folder, TrainingCheckpoint.StateFile))) continue;
             var step = int.Parse(Path.GetFileName(folder)["checkpoint-".Length..]);
-            UploadAsync(folder, step, $"checkpoint-{step}", CancellationToken.None).GetAwaiter().GetResult();
+            // Not cancelled with the run: a checkpoint is uploaded whole or the run fails.
+            await UploadAsync(folder, step, $"checkpoint-{step}", CancellationToken.None);
             _uploaded.Add(folder);
         }
     }

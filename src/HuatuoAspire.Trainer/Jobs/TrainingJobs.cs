@@ -25,8 +25,8 @@ namespace HuatuoAspire.Trainer.Jobs;
 /// the local work folder, else from blob storage), drops the metrics recorded after it, and continues from there.
 /// </summary>
 public sealed class TrainingJobs(
-    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, IConfiguration configuration, IServiceProvider services,
-    ILogger<TrainingJobs> logger)
+    IDbContextFactory<HuatuoDbContext> contexts, ArtifactStore artifacts, DatasetExporter exporter, IConfiguration configuration,
+    Lazy<LlmEndpointRegistry> llms, ILogger<TrainingJobs> logger)
 {
     // Without Trainer:WorkDirectory (huatuo up sets one under its data folder): a folder only this process knows and
     // only this user can read (0700), never a shared, predictable /tmp path another instance or user could fill.
@@ -56,10 +56,10 @@ public sealed class TrainingJobs(
             await DropMetricsAfterAsync(runId, resumeStep, hangfireToken);
 
             var recorder = new TrainingStepRecorder(contexts, runId, stage, cancel);
-            Action<TrainingProgress> onStep = p =>
+            Func<TrainingProgress, Task> onStep = async p =>
             {
                 recorder.Record(p);
-                checkpoints.UploadNewCheckpoints(work);
+                await checkpoints.UploadNewCheckpointsAsync(work);
             };
             Action<string> log = line => logger.LogInformation("Training run {RunId}: {Line}", runId, line);
             await TrainAndUploadAsync(config, inputs, checkpoints, recorder, work, onStep, log, cancel.Token);
@@ -92,7 +92,7 @@ public sealed class TrainingJobs(
 
     /// <summary>Trains the run's stage, then uploads its final folders.</summary>
     private async Task TrainAndUploadAsync(TrainingRunConfig config, TrainingInputs inputs, CheckpointUploader checkpoints,
-        TrainingStepRecorder recorder, string work, Action<TrainingProgress> onStep, Action<string> log, CancellationToken ct)
+        TrainingStepRecorder recorder, string work, Func<TrainingProgress, Task> onStep, Action<string> log, CancellationToken ct)
     {
         if (config.IsPpo)
         {
@@ -108,7 +108,7 @@ public sealed class TrainingJobs(
         }
     }
 
-    private static async Task<SftResult> RunSftAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Action<TrainingProgress> onStep,
+    private static async Task<SftResult> RunSftAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Func<TrainingProgress, Task> onStep,
         Action<string> log, CancellationToken ct)
     {
         var model = await inputs.ResolveModelAsync(config.StartModel, Path.Combine(work, "inputs", "model"), ct);
@@ -118,10 +118,10 @@ public sealed class TrainingJobs(
             : await inputs.ResolveFileAsync(config.Data!, local, ct);
         var trainer = new SftTrainer(config.Sft with { Resume = true, Placement = ModelPlacement.Default });
         var records = TrainingDataFile.ReadSft(data);
-        return await Task.Run(() => trainer.Run(model, records, work, onStep, log, ct), ct);
+        return await Task.Run(() => trainer.RunAsync(model, records, work, onStep, log, ct), ct);
     }
 
-    private async Task<PpoResult> RunPpoAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Action<TrainingProgress> onStep,
+    private async Task<PpoResult> RunPpoAsync(TrainingRunConfig config, TrainingInputs inputs, string work, Func<TrainingProgress, Task> onStep,
         Action<string> log, CancellationToken ct)
     {
         var folder = Path.Combine(work, "inputs");
@@ -130,7 +130,7 @@ public sealed class TrainingJobs(
         var records = config.Dataset is not null
             ? await inputs.DatasetProblemsAsync(config.Dataset, Path.Combine(folder, "ppo-data.jsonl"), ct)
             : TrainingDataFile.ReadPpo(await inputs.ResolveFileAsync(config.Data!, Path.Combine(folder, "ppo-data.jsonl"), ct));
-        var verifiers = new AnswerVerifierFactory(services.GetRequiredService<LlmEndpointRegistry>(),
+        var verifiers = new AnswerVerifierFactory(llms.Value,
             async (model, token) => new ClassifierVerifier(await inputs.ResolveModelAsync(model, Path.Combine(folder, "classifier"), token)));
         var verifier = await verifiers.CreateAsync(VerifierSpecification.Parse(config.VerifierSpec), ct);
         try

@@ -59,15 +59,11 @@ public sealed record TrainingRunConfig
     [JsonIgnore]
     public SftOptions Sft
     {
-        get
+        get => ReadStageOptions<SftOptions>((options, given) => options with
         {
-            var (options, given) = ReadStageOptions<SftOptions>();
-            return options with
-            {
-                SaveEvery = given.Contains("save_every") ? options.SaveEvery : DefaultSaveEvery,
-                LoraTargets = options.LoraTargets is { Count: > 0 } targets ? targets : LoraSettings.DefaultTargets,
-            };
-        }
+            SaveEvery = SaveEveryOrDefault(options.SaveEvery, given),
+            LoraTargets = options.LoraTargets is { Count: > 0 } targets ? targets : LoraSettings.DefaultTargets,
+        });
         init => StageOptions = WriteStageOptions(value);
     }
 
@@ -75,16 +71,12 @@ public sealed record TrainingRunConfig
     [JsonIgnore]
     public PpoOptions Ppo
     {
-        get
+        get => ReadStageOptions<PpoOptions>((options, given) => options with
         {
-            var (options, given) = ReadStageOptions<PpoOptions>();
-            return options with
-            {
-                SaveEvery = given.Contains("save_every") ? options.SaveEvery : DefaultSaveEvery,
-                // One learning rate given sets both models' rates.
-                ValueLearningRate = given.Contains("value_learning_rate") || !given.Contains("learning_rate") ? options.ValueLearningRate : options.LearningRate,
-            };
-        }
+            SaveEvery = SaveEveryOrDefault(options.SaveEvery, given),
+            // One learning rate given sets both models' rates.
+            ValueLearningRate = given.Contains("value_learning_rate") || !given.Contains("learning_rate") ? options.ValueLearningRate : options.LearningRate,
+        });
         init => StageOptions = WriteStageOptions(value);
     }
 
@@ -109,37 +101,43 @@ public sealed record TrainingRunConfig
     /// <summary>The problems with this request that need no database or blob storage to see, one message each.</summary>
     public IReadOnlyList<string> Problems()
     {
+        if (Kind is not ("sft" or "ppo")) return [$"kind '{Kind}' is not a training stage (sft or ppo)."];
         var problems = new List<string>();
-        if (Kind is not ("sft" or "ppo")) problems.Add($"kind '{Kind}' is not a training stage (sft or ppo).");
         if (IsPpo)
         {
             CheckModel("policy", StartModel, problems);
             if (Value is not null) CheckModel("value", Value, problems);
-            if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (a file) and dataset (a dataset name in the database).");
-            else if (Data is not null) CheckFile("data", Data, problems);
+        }
+        else
+        {
+            CheckModel("model", StartModel, problems);
+        }
+        if ((Data is null) == (Dataset is null))
+            problems.Add($"give exactly one of data ({(IsPpo ? "a file" : "an SFT file")}) and dataset (a dataset name in the database).");
+        else if (Data is not null) CheckFile("data", Data, problems);
+        if (IsPpo)
+        {
             if (!VerifierSpecification.TryParse(VerifierSpec, out var verifier, out var verifierError)) problems.Add(verifierError);
             else if (verifier.Kind == VerifierKind.Classifier) CheckModel("verifier classifier", verifier.ClassifierModel!, problems);
         }
-        else if (Kind == "sft")
-        {
-            CheckModel("model", StartModel, problems);
-            if ((Data is null) == (Dataset is null)) problems.Add("give exactly one of data (an SFT file) and dataset (a dataset name in the database).");
-            else if (Data is not null) CheckFile("data", Data, problems);
-        }
-        if (Kind is "sft" or "ppo")
-        {
-            try
-            {
-                var (stageProblems, saveEvery) = IsPpo ? (Ppo.Problems(), Ppo.SaveEvery) : (Sft.Problems(), Sft.SaveEvery);
-                problems.AddRange(stageProblems);
-                if (saveEvery < 1) problems.Add("save_every must be >= 1.");
-            }
-            catch (JsonException e)
-            {
-                problems.Add($"{e.Path?.TrimStart('$', '.')}: {e.Message}");
-            }
-        }
+        problems.AddRange(StageOptionProblems());
         return problems;
+    }
+
+    /// <summary>The stage's options, read once: their own problems, a save interval below 1, or the one that does not parse.</summary>
+    private IReadOnlyList<string> StageOptionProblems()
+    {
+        try
+        {
+            var (problems, saveEvery) = IsPpo
+                ? Ppo switch { var ppo => (ppo.Problems(), ppo.SaveEvery) }
+                : Sft switch { var sft => (sft.Problems(), sft.SaveEvery) };
+            return saveEvery < 1 ? [.. problems, "save_every must be >= 1."] : problems;
+        }
+        catch (JsonException e)
+        {
+            return [$"{e.Path?.TrimStart('$', '.')}: {e.Message}"];
+        }
     }
 
     /// <summary>This config with every option of its stage written out (defaults included), as the run stores it.</summary>
@@ -155,15 +153,18 @@ public sealed record TrainingRunConfig
 
     private static readonly JsonElement JsonNull = JsonSerializer.SerializeToElement<object?>(null);
 
-    private (T Options, HashSet<string> Given) ReadStageOptions<T>()
+    /// <summary>The stage's options as given, then <paramref name="fixUp"/> with the names that were given (the API's defaults where they differ).</summary>
+    private T ReadStageOptions<T>(Func<T, IReadOnlySet<string>, T> fixUp)
     {
         // Nulls mean "not given" (earlier runs stored unset numbers as null).
         var given = new JsonObject();
         foreach (var (name, value) in StageOptions ?? [])
             if (value.ValueKind != JsonValueKind.Null) given[name] = JsonNode.Parse(value.GetRawText());
         var options = given.Deserialize<T>(Json) ?? throw new JsonException("the stage's options are empty.");
-        return (options, given.Select(p => p.Key).ToHashSet(StringComparer.Ordinal));
+        return fixUp(options, given.Select(p => p.Key).ToHashSet(StringComparer.Ordinal));
     }
+
+    private static int SaveEveryOrDefault(int saveEvery, IReadOnlySet<string> given) => given.Contains("save_every") ? saveEvery : DefaultSaveEvery;
 
     private static Dictionary<string, JsonElement> WriteStageOptions<T>(T options) =>
         JsonSerializer.SerializeToElement(options, Json).EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using HuatuoAspire.Domain;
 using HuatuoAspire.Domain.Reward;
 using System.Diagnostics;
@@ -33,24 +34,25 @@ public sealed record PpoOptions
     [JsonIgnore] public double ValueCoefficient { get; init; } = 0.1;
     [JsonPropertyName("ppo_epochs")] public int PpoEpochs { get; init; } = 3;
     /// <summary>Prompts sampled per PPO iteration (then PpoEpochs × ⌈this / MiniBatchSize⌉ optimizer steps, one metrics.jsonl line each).</summary>
-    [JsonPropertyName("rollout_batch_size")] public int RolloutBatchSize { get; init; } = 16;
+    [JsonPropertyName("rollout_batch_size"), Description("Prompts per iteration.")] public int RolloutBatchSize { get; init; } = 16;
     /// <summary>
     /// Responses sampled for each prompt of an iteration (OpenRLHF's <c>n_samples_per_prompt</c>): with several, the
     /// right and wrong answers to one question differ exactly at the tokens that decide it, which is where the
     /// advantage then pushes.
     /// </summary>
-    [JsonPropertyName("samples_per_prompt")] public int SamplesPerPrompt { get; init; } = 1;
+    [JsonPropertyName("samples_per_prompt"), Description("Responses sampled per prompt.")] public int SamplesPerPrompt { get; init; } = 1;
     /// <summary>Responses per optimizer step; the reference's num_mini_batches 1 makes it the whole rollout batch.</summary>
     [JsonPropertyName("mini_batch_size")] public int MiniBatchSize { get; init; } = 16;
     /// <summary>
     /// Fraction of the rollout iterations over which both learning rates rise linearly to their peak, before they
     /// decay linearly to zero at the last iteration (<see cref="LinearSchedule"/>; the reference's warmup_ratio).
     /// </summary>
-    [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
+    [JsonPropertyName("warmup_ratio"), Description("Linear warm-up over this fraction of the rollout iterations, then linear decay to zero.")]
+    public double WarmupRatio { get; init; } = 0.05;
     /// <summary>False: both learning rates stay at their peak throughout (the CPU demo's setting).</summary>
     [JsonIgnore] public bool ScheduleLearningRate { get; init; } = true;
     /// <summary>Fraction of the prompts held out of training (shuffled with the seed), as the reference's eval_ratio.</summary>
-    [JsonPropertyName("eval_fraction")] public double EvalFraction { get; init; } = 0.1;
+    [JsonPropertyName("eval_fraction"), Description("Fraction of the prompts held out (at most 200) and scored at the end.")] public double EvalFraction { get; init; } = 0.1;
     /// <summary>At most this many held-out prompts (the reference's eval_max_num).</summary>
     [JsonIgnore] public int MaxEvalPrompts { get; init; } = 200;
     /// <summary>
@@ -58,14 +60,15 @@ public sealed record PpoOptions
     /// <c>freezing_actor_steps</c>): a value head fresh on the checkpoint makes per-token advantages of noise, and a
     /// policy that follows them drifts before the value has learned anything.
     /// </summary>
-    [JsonPropertyName("value_warmup_iterations")] public int ValueWarmupIterations { get; init; }
-    [JsonPropertyName("epochs")] public int Epochs { get; init; } = 1;
+    [JsonPropertyName("value_warmup_iterations"), Description("Rollout iterations at the start in which only the value model learns.")]
+    public int ValueWarmupIterations { get; init; }
+    [JsonPropertyName("epochs"), Description("Passes over the prompts.")] public int Epochs { get; init; } = 1;
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 0.5;
     [JsonPropertyName("response_length")] public int MaxNewTokens { get; init; } = 1300;
     [JsonIgnore] public double MaxGradNorm { get; init; } = 1.0;
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Write a resumable checkpoint every N rollout iterations (0: only the final model).</summary>
-    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every"), Description("Checkpoint every N rollout iterations (0: only the final folders).")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many rollout iterations of the planned run (for tests of resume; null: run to the end).</summary>
     [JsonIgnore] public int? StopAfterIteration { get; init; }
     [JsonIgnore] public bool Resume { get; init; }
@@ -126,8 +129,17 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
     public PpoOptions Options { get; } = options;
     public HuatuoReward Reward { get; } = reward;
 
+    public Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> allRecords, string outputDirectory,
+        Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default) =>
+        RunAsync(policyDirectory, valueDirectory, allRecords, outputDirectory, p =>
+        {
+            progress?.Invoke(p);
+            return Task.CompletedTask;
+        }, log, cancellationToken);
+
+    /// <summary>The run, with <paramref name="progress"/> awaited after every optimizer step, before the next step or checkpoint.</summary>
     public async Task<PpoResult> RunAsync(string policyDirectory, string valueDirectory, IReadOnlyList<PpoRecord> allRecords, string outputDirectory,
-        Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+        Func<TrainingProgress, Task> progress, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         Options.Validate();
         if (allRecords.Count == 0) throw new ArgumentException("No PPO prompts.", nameof(allRecords));
@@ -137,122 +149,222 @@ public sealed class PpoTrainer(PpoOptions options, HuatuoReward reward)
         var encoder = new SftExampleEncoder(tokenizer, int.MaxValue);
         var prompts = records.Select(r => encoder.EncodePrompt(r.Question)).ToList();
 
-        // An iteration samples one rollout batch and then takes PpoEpochs × ⌈batch / mini-batch⌉ optimizer steps; steps
-        // (metrics.jsonl lines, progress, checkpoint names) count optimizer steps, and offsets[i] is the first of iteration i.
-        var perEpoch = (records.Count + Options.RolloutBatchSize - 1) / Options.RolloutBatchSize;
-        var iterations = perEpoch * Options.Epochs;
-        var offsets = new int[iterations + 1];
-        for (var i = 0; i < iterations; i++)
-        {
-            var batch = Math.Min(Options.RolloutBatchSize, records.Count - i % perEpoch * Options.RolloutBatchSize) * Options.SamplesPerPrompt;
-            offsets[i + 1] = offsets[i] + Options.PpoEpochs * ((batch + Options.MiniBatchSize - 1) / Options.MiniBatchSize);
-        }
-        var totalSteps = offsets[iterations];
-        // Without a schedule: zero steps make LinearSchedule a constant.
-        var scheduled = Options.ScheduleLearningRate ? iterations : 0;
-        var policySchedule = new LinearSchedule(Options.LearningRate, scheduled, Options.WarmupRatio);
-        var valueSchedule = new LinearSchedule(Options.ValueLearningRate, scheduled, Options.WarmupRatio);
-        var startIteration = 0;
-        string? resume = null;
-        if (Options.Resume && TrainingCheckpoint.Latest(outputDirectory, "ppo") is { } latest)
-        {
-            int nextStep;
-            (resume, nextStep) = latest;
-            startIteration = Array.IndexOf(offsets, nextStep);
-            if (startIteration < 0)
-                throw new InvalidDataException($"{resume}: step {nextStep} is not the end of a rollout iteration of this run's settings (prompts, batch sizes, PPO epochs).");
-            log?.Invoke($"Resuming from {resume} at step {nextStep} (iteration {startIteration}).");
-        }
-        var placement = Options.Placement ?? ModelPlacement.Default;
-        using var policy = CausalLanguageModel.FromPretrained(resume is null ? policyDirectory : Path.Combine(resume, "policy"), placement);
-        using var reference = CausalLanguageModel.FromPretrained(policyDirectory, placement);
-        foreach (var p in reference.parameters()) p.requires_grad = false;
-        using var value = SequenceScoringModel.FromPretrained(resume is null ? valueDirectory : Path.Combine(resume, "value"), 1, placement);
-        using var policyOptimizer = AdamWGroups.Create(policy.named_parameters(), Options.LearningRate, 0);
-        using var valueOptimizer = AdamWGroups.Create(value.named_parameters(), Options.ValueLearningRate, 0);
-        if (resume is not null)
-        {
-            TrainingCheckpoint.LoadOptimizer(policyOptimizer, resume, "policy_optimizer");
-            TrainingCheckpoint.LoadOptimizer(valueOptimizer, resume, "value_optimizer");
-        }
-        using var metrics = new TrainingMetricsLog(outputDirectory, "ppo", Options.Resume ? offsets[startIteration] : null);
-        var endIteration = Math.Min(iterations, Options.StopAfterIteration ?? iterations);
+        var plan = PlanIterations(records.Count);
+        var (resume, startIteration) = FindResumePoint(outputDirectory, plan, log);
+        using var models = PpoModels.Load(policyDirectory, valueDirectory, resume, Options);
+        using var metrics = new TrainingMetricsLog(outputDirectory, "ppo", Options.Resume ? plan.Offsets[startIteration] : null);
+        var run = new PpoRun(models, tokenizer, records, prompts, plan, metrics, progress);
+        var endIteration = Math.Min(plan.Iterations, Options.StopAfterIteration ?? plan.Iterations);
         double lastReward = double.NaN;
 
         for (var iteration = startIteration; iteration < endIteration; iteration++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var clock = Stopwatch.StartNew();
-            torch.manual_seed(Options.Seed * 1_000_003L + iteration);
-            var epoch = iteration / perEpoch;
-            var order = Enumerable.Range(0, records.Count).ToArray();
-            new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
-            var chosen = order.Skip(iteration % perEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize)
-                .SelectMany(i => Enumerable.Repeat(i, Options.SamplesPerPrompt)).ToArray();
-
-            policy.eval();
-            var rollouts = RolloutSampler.Sample(policy, tokenizer, chosen.Select(i => prompts[i]).ToList(),
-                Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => StableSeed.Combine(Options.Seed, iteration, k)).ToList());
-            var scores = new RewardResult[rollouts.Count];
-            for (var k = 0; k < rollouts.Count; k++)
-                scores[k] = await Reward.ScoreAsync(rollouts[k].Text, records[chosen[k]].GroundTruth, cancellationToken).ConfigureAwait(false);
-            policy.train();
-            AdamWGroups.SetLearningRate(policyOptimizer, policySchedule.At(iteration));
-            AdamWGroups.SetLearningRate(valueOptimizer, valueSchedule.At(iteration));
-
-            var updates = new List<Dictionary<string, double>>();
-            var averaged = Update(policy, reference, value, policyOptimizer, valueOptimizer, rollouts, scores, tokenizer.PadTokenId ?? 0, updates,
-                trainPolicy: iteration >= Options.ValueWarmupIterations);
-            clock.Stop();
-            var tokens = rollouts.Sum(r => r.PromptIds.Length + r.ResponseIds.Length);
-            lastReward = scores.Average(s => s.Reward);
-            // The rollout batch's figures go on each of its optimizer steps' lines, beside that step's own losses.
-            var batchFigures = new Dictionary<string, double>
-            {
-                ["reward"] = lastReward,
-                ["correct_fraction"] = scores.Count(s => s.Correct) / (double)scores.Length,
-                ["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length,
-                ["kl"] = averaged["kl"],
-                ["response_length"] = rollouts.Average(r => r.ResponseIds.Length),
-                ["lr"] = policySchedule.At(iteration),
-                ["tokens_per_s"] = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds),
-                ["iteration"] = iteration,
-            };
-            for (var u = 0; u < updates.Count; u++)
-            {
-                var figures = new Dictionary<string, double>(updates[u]);
-                foreach (var (name, figure) in batchFigures) figures[name] = figure;
-                var step = offsets[iteration] + u;
-                metrics.Write(step, figures);
-                progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
-            }
-
-            if (Options.SaveEvery > 0 && (iteration + 1) % Options.SaveEvery == 0 && iteration + 1 < iterations)
-            {
-                var folder = TrainingCheckpoint.Folder(outputDirectory, offsets[iteration + 1]);
-                SavePolicy(policy, policyDirectory, Path.Combine(folder, "policy"));
-                value.SavePretrained(Path.Combine(folder, "value"));
-                TrainingCheckpoint.SaveOptimizer(policyOptimizer, folder, "policy_optimizer");
-                TrainingCheckpoint.SaveOptimizer(valueOptimizer, folder, "value_optimizer");
-                TrainingCheckpoint.WriteState(folder, offsets[iteration + 1], Options.Seed, "ppo");
-            }
+            lastReward = await RunIterationAsync(run, iteration, cancellationToken).ConfigureAwait(false);
+            if (Options.SaveEvery > 0 && (iteration + 1) % Options.SaveEvery == 0 && iteration + 1 < plan.Iterations)
+                SaveCheckpoint(models, policyDirectory, TrainingCheckpoint.Folder(outputDirectory, plan.Offsets[iteration + 1]), plan.Offsets[iteration + 1]);
         }
         var final = Path.Combine(outputDirectory, "model");
         var finalValue = Path.Combine(outputDirectory, "value");
         PolicyScore? heldOutScore = null;
-        if (endIteration == iterations)
+        if (endIteration == plan.Iterations)
         {
-            SavePolicy(policy, policyDirectory, final);
-            value.SavePretrained(finalValue);
-            ModelFolderFiles.CopyTokenizer(policyDirectory, finalValue);
-            if (heldOut.Count > 0)
+            SaveFinalModels(models, policyDirectory, final, finalValue);
+            if (heldOut.Count > 0) heldOutScore = await ScoreHeldOutAsync(models.Policy, tokenizer, heldOut, log, cancellationToken).ConfigureAwait(false);
+        }
+        return new PpoResult(final, finalValue, plan.Offsets[endIteration], endIteration, lastReward, heldOutScore);
+    }
+
+    /// <summary>
+    /// An iteration samples one rollout batch and then takes PpoEpochs × ⌈batch / mini-batch⌉ optimizer steps; steps
+    /// (metrics.jsonl lines, progress, checkpoint names) count optimizer steps, and Offsets[i] is the first of iteration i.
+    /// The learning rates are scheduled per iteration.
+    /// </summary>
+    private sealed record IterationPlan(int PerEpoch, int Iterations, int[] Offsets, LinearSchedule PolicySchedule, LinearSchedule ValueSchedule)
+    {
+        public int TotalSteps => Offsets[Iterations];
+    }
+
+    private IterationPlan PlanIterations(int recordCount)
+    {
+        var perEpoch = (recordCount + Options.RolloutBatchSize - 1) / Options.RolloutBatchSize;
+        var iterations = perEpoch * Options.Epochs;
+        var offsets = new int[iterations + 1];
+        for (var i = 0; i < iterations; i++)
+        {
+            var batch = Math.Min(Options.RolloutBatchSize, recordCount - i % perEpoch * Options.RolloutBatchSize) * Options.SamplesPerPrompt;
+            offsets[i + 1] = offsets[i] + Options.PpoEpochs * ((batch + Options.MiniBatchSize - 1) / Options.MiniBatchSize);
+        }
+        // Without a schedule: zero steps make LinearSchedule a constant.
+        var scheduled = Options.ScheduleLearningRate ? iterations : 0;
+        return new IterationPlan(perEpoch, iterations, offsets,
+            new LinearSchedule(Options.LearningRate, scheduled, Options.WarmupRatio),
+            new LinearSchedule(Options.ValueLearningRate, scheduled, Options.WarmupRatio));
+    }
+
+    /// <summary>The newest checkpoint to resume from and its iteration, or (null, 0) for a fresh run.</summary>
+    private (string? Folder, int Iteration) FindResumePoint(string outputDirectory, IterationPlan plan, Action<string>? log)
+    {
+        if (!Options.Resume || TrainingCheckpoint.Latest(outputDirectory, "ppo") is not { } latest) return (null, 0);
+        var (folder, nextStep) = latest;
+        var iteration = Array.IndexOf(plan.Offsets, nextStep);
+        if (iteration < 0)
+            throw new InvalidDataException($"{folder}: step {nextStep} is not the end of a rollout iteration of this run's settings (prompts, batch sizes, PPO epochs).");
+        log?.Invoke($"Resuming from {folder} at step {nextStep} (iteration {iteration}).");
+        return (folder, iteration);
+    }
+
+    /// <summary>The policy, its frozen reference, the value model and both optimizers, loaded from the sources or a checkpoint.</summary>
+    private sealed class PpoModels : IDisposable
+    {
+        public required CausalLanguageModel Policy { get; init; }
+        public required CausalLanguageModel Reference { get; init; }
+        public required SequenceScoringModel Value { get; init; }
+        public required AdamW PolicyOptimizer { get; init; }
+        public required AdamW ValueOptimizer { get; init; }
+
+        public static PpoModels Load(string policyDirectory, string valueDirectory, string? resume, PpoOptions options)
+        {
+            var placement = options.Placement ?? ModelPlacement.Default;
+            var loaded = new List<IDisposable>();
+            T Keep<T>(T item) where T : IDisposable
             {
-                heldOutScore = await PolicyEvaluation.ScoreAsync(policy, tokenizer, heldOut, Reward, Options.Temperature, Options.MaxNewTokens,
-                    Options.Seed, cancellationToken).ConfigureAwait(false);
-                log?.Invoke($"Held-out ({heldOut.Count} prompts): mean reward {heldOutScore.MeanReward:0.000}, accepted {heldOutScore.Accuracy:P1}, well formed {heldOutScore.WellFormed:P1}.");
+                loaded.Add(item);
+                return item;
+            }
+            try
+            {
+                var policy = Keep(CausalLanguageModel.FromPretrained(resume is null ? policyDirectory : Path.Combine(resume, "policy"), placement));
+                var reference = Keep(CausalLanguageModel.FromPretrained(policyDirectory, placement));
+                foreach (var p in reference.parameters()) p.requires_grad = false;
+                var value = Keep(SequenceScoringModel.FromPretrained(resume is null ? valueDirectory : Path.Combine(resume, "value"), 1, placement));
+                var policyOptimizer = Keep(AdamWGroups.Create(policy.named_parameters(), options.LearningRate, 0));
+                var valueOptimizer = Keep(AdamWGroups.Create(value.named_parameters(), options.ValueLearningRate, 0));
+                if (resume is not null)
+                {
+                    TrainingCheckpoint.LoadOptimizer(policyOptimizer, resume, "policy_optimizer");
+                    TrainingCheckpoint.LoadOptimizer(valueOptimizer, resume, "value_optimizer");
+                }
+                return new PpoModels
+                {
+                    Policy = policy, Reference = reference, Value = value, PolicyOptimizer = policyOptimizer, ValueOptimizer = valueOptimizer,
+                };
+            }
+            catch
+            {
+                // What loaded before the failure holds native memory: freed now, newest first, as the run would.
+                for (var i = loaded.Count - 1; i >= 0; i--) loaded[i].Dispose();
+                throw;
             }
         }
-        return new PpoResult(final, finalValue, offsets[endIteration], endIteration, lastReward, heldOutScore);
+
+        public void Dispose()
+        {
+            ValueOptimizer.Dispose();
+            PolicyOptimizer.Dispose();
+            Value.Dispose();
+            Reference.Dispose();
+            Policy.Dispose();
+        }
+    }
+
+    /// <summary>What every iteration of one run works on.</summary>
+    private sealed record PpoRun(PpoModels Models, HfTokenizer Tokenizer, IReadOnlyList<PpoRecord> Records, IReadOnlyList<IReadOnlyList<int>> Prompts,
+        IterationPlan Plan, TrainingMetricsLog Metrics, Func<TrainingProgress, Task> Progress);
+
+    /// <summary>One rollout batch: sample and score responses, update both models, write a line per optimizer step. Returns the batch's mean reward.</summary>
+    private async Task<double> RunIterationAsync(PpoRun run, int iteration, CancellationToken ct)
+    {
+        var (models, plan) = (run.Models, run.Plan);
+        var clock = Stopwatch.StartNew();
+        torch.manual_seed(Options.Seed * 1_000_003L + iteration);
+        var chosen = ChoosePrompts(plan, run.Records.Count, iteration);
+
+        models.Policy.eval();
+        var rollouts = RolloutSampler.Sample(models.Policy, run.Tokenizer, chosen.Select(i => run.Prompts[i]).ToList(),
+            Options.Temperature, Options.MaxNewTokens, chosen.Select((i, k) => StableSeed.Combine(Options.Seed, iteration, k)).ToList());
+        var scores = new RewardResult[rollouts.Count];
+        for (var k = 0; k < rollouts.Count; k++)
+            scores[k] = await Reward.ScoreAsync(rollouts[k].Text, run.Records[chosen[k]].GroundTruth, ct).ConfigureAwait(false);
+        models.Policy.train();
+        AdamWGroups.SetLearningRate(models.PolicyOptimizer, plan.PolicySchedule.At(iteration));
+        AdamWGroups.SetLearningRate(models.ValueOptimizer, plan.ValueSchedule.At(iteration));
+
+        var updates = new List<Dictionary<string, double>>();
+        var averaged = Update(models.Policy, models.Reference, models.Value, models.PolicyOptimizer, models.ValueOptimizer, rollouts, scores,
+            run.Tokenizer.PadTokenId ?? 0, updates, trainPolicy: iteration >= Options.ValueWarmupIterations);
+        clock.Stop();
+        var batchFigures = BatchFigures(rollouts, scores, averaged, plan.PolicySchedule.At(iteration), clock.Elapsed, iteration);
+        await WriteStepsAsync(run, plan.Offsets[iteration], updates, batchFigures).ConfigureAwait(false);
+        return batchFigures["reward"];
+    }
+
+    /// <summary>The prompts of an iteration: its slice of the epoch's seeded shuffle, each repeated SamplesPerPrompt times.</summary>
+    private int[] ChoosePrompts(IterationPlan plan, int recordCount, int iteration)
+    {
+        var epoch = iteration / plan.PerEpoch;
+        var order = Enumerable.Range(0, recordCount).ToArray();
+        new Random(StableSeed.Combine(Options.Seed, epoch)).Shuffle(order);
+        return order.Skip(iteration % plan.PerEpoch * Options.RolloutBatchSize).Take(Options.RolloutBatchSize)
+            .SelectMany(i => Enumerable.Repeat(i, Options.SamplesPerPrompt)).ToArray();
+    }
+
+    /// <summary>The rollout batch's figures, which go on each of its optimizer steps' lines beside that step's own losses.</summary>
+    private static Dictionary<string, double> BatchFigures(IReadOnlyList<Rollout> rollouts, RewardResult[] scores, Dictionary<string, double> averaged,
+        double learningRate, TimeSpan elapsed, int iteration)
+    {
+        var tokens = rollouts.Sum(r => r.PromptIds.Length + r.ResponseIds.Length);
+        return new Dictionary<string, double>
+        {
+            ["reward"] = scores.Average(s => s.Reward),
+            ["correct_fraction"] = scores.Count(s => s.Correct) / (double)scores.Length,
+            ["well_formed_fraction"] = scores.Count(s => s.WellFormed) / (double)scores.Length,
+            ["kl"] = averaged["kl"],
+            ["response_length"] = rollouts.Average(r => r.ResponseIds.Length),
+            ["lr"] = learningRate,
+            ["tokens_per_s"] = tokens / Math.Max(1e-9, elapsed.TotalSeconds),
+            ["iteration"] = iteration,
+        };
+    }
+
+    /// <summary>One metrics line and one progress report per optimizer step of the iteration starting at <paramref name="firstStep"/>.</summary>
+    private static async Task WriteStepsAsync(PpoRun run, int firstStep, List<Dictionary<string, double>> updates, Dictionary<string, double> batchFigures)
+    {
+        for (var u = 0; u < updates.Count; u++)
+        {
+            var figures = new Dictionary<string, double>(updates[u]);
+            foreach (var (name, figure) in batchFigures) figures[name] = figure;
+            var step = firstStep + u;
+            run.Metrics.Write(step, figures);
+            await run.Progress(new TrainingProgress(step + 1, run.Plan.TotalSteps, figures)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A resumable checkpoint: both models, both optimizer states and the step to continue from.</summary>
+    private void SaveCheckpoint(PpoModels models, string policyDirectory, string folder, int nextStep)
+    {
+        SavePolicy(models.Policy, policyDirectory, Path.Combine(folder, "policy"));
+        models.Value.SavePretrained(Path.Combine(folder, "value"));
+        TrainingCheckpoint.SaveOptimizer(models.PolicyOptimizer, folder, "policy_optimizer");
+        TrainingCheckpoint.SaveOptimizer(models.ValueOptimizer, folder, "value_optimizer");
+        TrainingCheckpoint.WriteState(folder, nextStep, Options.Seed, "ppo");
+    }
+
+    private static void SaveFinalModels(PpoModels models, string policyDirectory, string final, string finalValue)
+    {
+        SavePolicy(models.Policy, policyDirectory, final);
+        models.Value.SavePretrained(finalValue);
+        ModelFolderFiles.CopyTokenizer(policyDirectory, finalValue);
+    }
+
+    /// <summary>The final policy's score on the held-out prompts.</summary>
+    private async Task<PolicyScore> ScoreHeldOutAsync(CausalLanguageModel policy, HfTokenizer tokenizer, IReadOnlyList<PpoRecord> heldOut,
+        Action<string>? log, CancellationToken ct)
+    {
+        var score = await PolicyEvaluation.ScoreAsync(policy, tokenizer, heldOut, Reward, Options.Temperature, Options.MaxNewTokens,
+            Options.Seed, ct).ConfigureAwait(false);
+        log?.Invoke($"Held-out ({heldOut.Count} prompts): mean reward {score.MeanReward:0.000}, accepted {score.Accuracy:P1}, well formed {score.WellFormed:P1}.");
+        return score;
     }
 
     private static void SavePolicy(CausalLanguageModel policy, string source, string folder)

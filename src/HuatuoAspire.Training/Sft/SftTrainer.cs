@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using HuatuoAspire.Model;
@@ -14,11 +15,11 @@ namespace HuatuoAspire.Training.Sft;
 /// <summary>SFT settings; the defaults are the reference hyper-parameters for real models. The JSON names are the trainer API's.</summary>
 public sealed record SftOptions
 {
-    [JsonPropertyName("learning_rate")] public double LearningRate { get; init; } = 5e-6;
+    [JsonPropertyName("learning_rate"), Description("Peak learning rate.")] public double LearningRate { get; init; } = 5e-6;
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
     /// <summary>Examples (or packed rows) per optimizer step: micro-batch × gradient-accumulation steps.</summary>
-    [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 128;
-    [JsonPropertyName("micro_batch_size")] public int MicroBatchSize { get; init; } = 4;
+    [JsonPropertyName("batch_size"), Description("Examples per optimizer step.")] public int BatchSize { get; init; } = 128;
+    [JsonPropertyName("micro_batch_size"), Description("Examples per forward pass (gradient accumulation makes up the rest).")] public int MicroBatchSize { get; init; } = 4;
     [JsonPropertyName("max_seq_len")] public int MaxSeqLen { get; init; } = 8192;
     [JsonIgnore] public double WeightDecay { get; init; } = 0.1;
     [JsonPropertyName("warmup_ratio")] public double WarmupRatio { get; init; } = 0.05;
@@ -26,16 +27,17 @@ public sealed record SftOptions
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     [JsonIgnore] public bool Pack { get; init; }
     /// <summary>Write a resumable checkpoint every N optimizer steps (0: only the final model).</summary>
-    [JsonPropertyName("save_every")] public int SaveEvery { get; init; }
+    [JsonPropertyName("save_every"), Description("Checkpoint every N optimizer steps (0: only the final model).")] public int SaveEvery { get; init; }
     /// <summary>Stop after this many optimizer steps of the planned run (for tests of resume; null: run to the end).</summary>
     [JsonIgnore] public int? StopAfterStep { get; init; }
     [JsonIgnore] public bool Resume { get; init; }
     [JsonIgnore] public ModelPlacement? Placement { get; init; }
     /// <summary>LoRA rank (0: full fine-tuning). With LoRA the base weights are frozen and only the adapters train.</summary>
-    [JsonPropertyName("lora_rank")] public int LoraRank { get; init; }
-    [JsonPropertyName("lora_alpha")] public double LoraAlpha { get; init; } = 16;
-    [JsonPropertyName("lora_dropout")] public double LoraDropout { get; init; } = 0.05;
-    [JsonPropertyName("lora_targets")] public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
+    [JsonPropertyName("lora_rank"), Description("LoRA rank (0: full fine-tuning). The base is frozen; out/model/ is the merged model, out/adapter/ the PEFT adapter.")]
+    public int LoraRank { get; init; }
+    [JsonPropertyName("lora_alpha"), Description("LoRA alpha (scaling = alpha / rank).")] public double LoraAlpha { get; init; } = 16;
+    [JsonPropertyName("lora_dropout"), Description("Dropout on the adapter input while training.")] public double LoraDropout { get; init; } = 0.05;
+    [JsonPropertyName("lora_targets"), Description("Projection names to adapt.")] public IReadOnlyList<string> LoraTargets { get; init; } = LoraSettings.DefaultTargets;
 
     /// <summary>The LoRA settings, or null when LoRA is off.</summary>
     [JsonIgnore] public LoraSettings? Lora => LoraRank > 0 ? new LoraSettings(LoraRank, LoraAlpha, LoraDropout, LoraTargets) : null;
@@ -104,6 +106,19 @@ public sealed class SftTrainer(SftOptions options)
     public SftResult Run(string modelDirectory, IReadOnlyList<SftRecord> records, string outputDirectory,
         Action<TrainingProgress>? progress = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
+        // Nothing in the run awaits anything but this synchronous report: the task has completed when RunAsync returns.
+        var run = RunAsync(modelDirectory, records, outputDirectory, p =>
+        {
+            progress?.Invoke(p);
+            return Task.CompletedTask;
+        }, log, cancellationToken);
+        return run.GetAwaiter().GetResult();
+    }
+
+    /// <summary>The run, with <paramref name="progress"/> awaited after every optimizer step, before the step's checkpoint and the next step.</summary>
+    public async Task<SftResult> RunAsync(string modelDirectory, IReadOnlyList<SftRecord> records, string outputDirectory,
+        Func<TrainingProgress, Task> progress, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
         Options.Validate();
         var tokenizer = HfTokenizer.FromFolder(modelDirectory);
         var examples = Encode(tokenizer, records);
@@ -137,7 +152,7 @@ public sealed class SftTrainer(SftOptions options)
             var figures = TrainStep(model, optimizer, parameters, plan, schedule, step, placement.Device, padId);
             (lastLoss, tokensPerSecond) = (figures["loss"], figures["tokens_per_s"]);
             metrics.Write(step, figures);
-            progress?.Invoke(new TrainingProgress(step + 1, totalSteps, figures));
+            await progress(new TrainingProgress(step + 1, totalSteps, figures)).ConfigureAwait(false);
 
             if (Options.SaveEvery > 0 && (step + 1) % Options.SaveEvery == 0 && step + 1 < totalSteps)
                 SaveCheckpoint(model, optimizer, lora, modelDirectory, TrainingCheckpoint.Folder(outputDirectory, step + 1), step + 1);

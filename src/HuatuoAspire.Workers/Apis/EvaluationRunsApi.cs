@@ -41,7 +41,7 @@ public static class EvaluationRunsApi
     }
 
     private static async Task<Results<Accepted<PipelineRunsApi.RunStarted>, ProblemHttpResult>> StartAsync(HttpContext http, EvaluationJobs jobs,
-        IServiceProvider services, CancellationToken ct)
+        Lazy<ArtifactStore> artifacts, CancellationToken ct)
     {
         EvaluationRunParameters parameters;
         string? uploaded = null;
@@ -58,7 +58,7 @@ public static class EvaluationRunsApi
                         throw new ArgumentException("give either an uploaded file or benchmarkBlob/datasetId, not both.");
                     uploaded = UploadName(file.FileName);
                     await using (var stream = file.OpenReadStream())
-                        await services.GetRequiredService<ArtifactStore>().UploadAsync(uploaded, stream, ct);
+                        await artifacts.Value.UploadAsync(uploaded, stream, ct);
                     parameters = parameters with { BenchmarkBlob = uploaded };
                 }
             }
@@ -75,7 +75,7 @@ public static class EvaluationRunsApi
                                               or System.Text.Json.JsonException or FormatException or InvalidDataException)
         {
             // Bad input loses nothing and keeps nothing: an upload that cannot be run is removed again.
-            if (uploaded is not null) await services.GetRequiredService<ArtifactStore>().DeleteAsync(uploaded, CancellationToken.None);
+            if (uploaded is not null) await artifacts.Value.DeleteAsync(uploaded, CancellationToken.None);
             return TypedResults.Problem(exception.Message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid evaluation run");
         }
     }

@@ -59,7 +59,7 @@ public sealed record EvaluationRunParameters
 /// errors (429, 5xx, network) are retried by the client, and a question still failing is stored with its error. The
 /// run's cancellation flag is polled while questions are in flight.
 /// </summary>
-public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServiceProvider services, LlmEndpointRegistry llms,
+public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, Lazy<ArtifactStore> artifacts, LlmEndpointRegistry llms,
     IBackgroundJobClient jobs, ILogger<EvaluationJobs> logger)
 {
     public const int JobRetries = 3;
@@ -210,7 +210,7 @@ public sealed class EvaluationJobs(IDbContextFactory<HuatuoDbContext> dbs, IServ
         else
         {
             var blobName = parameters.BenchmarkBlob!;
-            var store = services.GetRequiredService<ArtifactStore>();
+            var store = artifacts.Value;
             var extension = blobName.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? ".jsonl" : ".json";
             var path = Path.Combine(Path.GetTempPath(), $"huatuo-benchmark-{Guid.NewGuid():N}{extension}");
             try
