@@ -3,85 +3,53 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
-using HuatuoAspire.Cli.Hosting;
+using Bunit;
+using HuatuoAspire.Dashboard.Components.Runs;
 using HuatuoAspire.Data;
 using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
-using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
 using HuatuoAspire.ScriptedLlm;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using static HuatuoAspire.Dashboard.FunctionalTests.DashboardHtml;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
 /// <summary>
 /// Evaluations from the dashboard, in the all-in-one host on the real PostgreSQL and Azurite: an admin uploads a
 /// benchmark through the form, the workers' Hangfire server works it off against an OpenAI-compatible endpoint, and
-/// the pages show the figures; without the admin rights the forms and the API refuse.
+/// the pages show the figures, one run or several side by side.
 /// </summary>
-[Collection(InfrastructureCollection.Name)]
-public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixture)
+[Collection(DashboardCollection.Name)]
+public sealed class EvaluationPageTests(DashboardFixture fixture)
 {
-    private static readonly string Benchmarks = JsonSerializer.Serialize(new Dictionary<string, object[]>
-    {
-        ["MedQA_USLME_test"] =
-        [
-            new { question = "Which drug is an anticoagulant (q0)?", options = new { A = "Aspirin", B = "Heparin", C = "Paracetamol" }, answer_idx = "B", answer = "Heparin" },
-            new { question = "Which vitamin deficiency causes scurvy (q1)?", options = new { A = "Vitamin C", B = "Vitamin D" }, answer_idx = "A", answer = "Vitamin C" },
-            new { question = "Which organ makes insulin (q2)?", options = new { A = "Liver", B = "Pancreas" }, answer_idx = "B", answer = "Pancreas" },
-        ],
-        ["PubMedQA_test"] =
-        [
-            new { question = "Does smoking raise lung cancer risk (q3)?", options = new { A = "yes", B = "no", C = "maybe" }, answer_idx = "A", answer = "yes" },
-            new { question = "Does vitamin C cure the common cold (q4)?", options = new { A = "yes", B = "no", C = "maybe" }, answer_idx = "B", answer = "no" },
-        ],
-    });
-
-    private static ScriptedReply Answer(RecordedRequest request)
-    {
-        var text = request.LastUserMessage;
-        if (text.Contains("(q0)", StringComparison.Ordinal)) return ScriptedReply.Text("## Thinking\n\nHeparin inhibits thrombin.\n\n## Final Response\n\nThe answer is B.");
-        if (text.Contains("(q1)", StringComparison.Ordinal)) return ScriptedReply.Text("Vitamin C, of course.");
-        if (text.Contains("(q2)", StringComparison.Ordinal)) return ScriptedReply.Text("");
-        if (text.Contains("(q3)", StringComparison.Ordinal)) return ScriptedReply.Text("The answer is A.");
-        return ScriptedReply.Text("The answer is A.");
-    }
-
     [Fact]
     public async Task AnAdminUploadsABenchmarkThroughTheDashboardAndThePagesShowItsScores()
     {
-        await using var llm = await ScriptedChatServer.StartAsync(Answer);
-        await using var host = await StartAsync();
+        await using var llm = await ScriptedChatServer.StartAsync(ScriptedBenchmark.Answer);
+        var host = await fixture.HostAsync();
 
         var page = await host.Browser.GetStringAsync("/evaluations");
         Assert.Contains("id=\"form-start-evaluation\"", page);
         using var form = new MultipartFormDataContent
         {
             { new StringContent("start-evaluation"), "_handler" },
-            { new StringContent(AntiforgeryField().Match(page).Groups[1].Value), "__RequestVerificationToken" },
+            { new StringContent(AntiforgeryToken(page)), "__RequestVerificationToken" },
             { new StringContent(llm.BaseUrl), "url" },
             { new StringContent("scripted-model"), "model" },
             { new StringContent("2"), "concurrency" },
             { new StringContent("on"), "strictPrompt" },
         };
-        var file = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(Benchmarks));
+        var file = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(ScriptedBenchmark.Json));
         file.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         form.Add(file, "file", "benchmarks.json");
         var posted = await host.Browser.PostAsync("/evaluations", form);
         var answer = await posted.Content.ReadAsStringAsync();
         Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        var id = long.Parse(StartedLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var id = StartedId(answer, "evaluations");
 
-        JsonObject run;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
-        {
-            await Task.Delay(300);
-            run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
-        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var run = await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromSeconds(60));
         Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         Assert.Equal(5, llm.Requests.Count);
         Assert.All(llm.Requests, r => Assert.Contains("The answer is A.'", r.LastUserMessage));
@@ -92,6 +60,12 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         // The reference scorer's figure drops the empty answer: 2 of 2.
         Assert.Equal(["MedQA_USLME_test", "3", "2", "66.7%", "20.8%–93.9%", "1", "0", "100.0% (of 2)"], Cells(medqa));
         Assert.Equal(["PubMedQA_test", "2", "1", "50.0%", "9.5%–90.5%", "0", "0", "50.0% (of 2)"], Cells(Row(detail, "score-PubMedQA_test")));
+        // Under them the papers' average: 66.7% and 50.0% weighted alike; 3 of 5 questions pooled.
+        Assert.Equal(["average of 2 benchmarks", "5", "3", "58.3%", "each benchmark weighted alike, as the papers' \"Avg.\"; over all questions 60.0%"],
+            Cells(Row(detail, "score-average")));
+        // The figures are live over the circuit: no reloading page.
+        Assert.Contains("_framework/blazor.web.js", detail);
+        Assert.DoesNotContain("http-equiv=\"refresh\"", detail);
         Assert.Contains("The reference figure is the HuatuoGPT-o1 repository's own scorer", detail);
         // The first benchmark's questions, each with its prompt and output.
         var q0 = Row(detail, "result-0");
@@ -117,7 +91,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         var runs = await host.Browser.GetStringAsync("/runs");
         var refused = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
+            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryToken(runs),
             ["endpoint"] = "nowhere", ["verifier"] = "rule",
         }));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
@@ -127,8 +101,8 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     [Fact]
     public async Task AJsonlBenchmarkAlreadyInBlobStorageIsEvaluatedAndAMissingOneIsRefused()
     {
-        await using var llm = await ScriptedChatServer.StartAsync(Answer);
-        await using var host = await StartAsync();
+        await using var llm = await ScriptedChatServer.StartAsync(ScriptedBenchmark.Answer);
+        var host = await fixture.HostAsync();
         // Uploaded by another tool (no SHA-256 metadata), one record per line with its benchmark as "source".
         var blobName = $"benchmarks/{Guid.NewGuid():N}/mini.jsonl";
         var container = host.App.Services.GetRequiredService<ArtifactStore>().Container;
@@ -150,13 +124,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         var started = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { benchmarkBlob = blobName, url = llm.BaseUrl, model = "scripted-model" });
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        JsonObject run;
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        do
-        {
-            await Task.Delay(300);
-            run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
-        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var run = await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromSeconds(60));
         var score = run["benchmarks"]![0]!;
         Assert.Equal(("Succeeded", "GPQA_Medical_test", 27, 27), (run["status"]!.GetValue<string>(), score["benchmark"]!.GetValue<string>(),
             score["total"]!.GetValue<int>(), score["correct"]!.GetValue<int>()));
@@ -175,7 +143,8 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     [Fact]
     public async Task AnEvaluationRunsAgainstTheOwnInferenceServiceAndAnAdminSwitchesTheServedModelFromTheDashboard()
     {
-        await using var host = await StartAsync();
+        // It switches the model the host serves: a host of its own.
+        var host = await fixture.FreshHostAsync();
         var (status, body) = await HostHealth.WaitForHealthyAsync(host.Browser, "/health/inference", TimeSpan.FromMinutes(2));
         Assert.True(status == HttpStatusCode.OK, $"/health/inference: {status} {body}");
 
@@ -195,13 +164,7 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         var started = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { datasetId, maxTokens = 8, concurrency = 2 });
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        JsonObject run;
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        do
-        {
-            await Task.Delay(300);
-            run = (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/evaluation-runs/{id}"))!;
-        } while (run["status"]!.GetValue<string>() is "Queued" or "Running" && DateTime.UtcNow < deadline);
+        var run = await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromMinutes(2));
         Assert.True(run["status"]!.GetValue<string>() == "Succeeded" && run["failed"]!.GetValue<int>() == 0, run.ToJsonString());
         Assert.Equal(2, run["benchmarks"]![0]!["total"]!.GetValue<int>());
         await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
@@ -214,12 +177,12 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
         }
 
         // Switch the served model to another folder through the training page's admin form.
-        var folder = Path.Combine(fixture.DataDirectory, $"switch-{Guid.NewGuid():N}", "model"); // removed with the fixture
+        var folder = Path.Combine(fixture.NewFolder("switch"), "model");
         using (ModelPresets.Create(folder, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 5)) { }
         var training = await host.Browser.GetStringAsync("/training");
         var switched = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "switch-model", ["__RequestVerificationToken"] = AntiforgeryField().Match(training).Groups[1].Value,
+            ["_handler"] = "switch-model", ["__RequestVerificationToken"] = AntiforgeryToken(training),
             ["path"] = folder, ["model_id"] = "switched-tiny",
         }));
         var page = await switched.Content.ReadAsStringAsync();
@@ -229,130 +192,137 @@ public sealed partial class EvaluationDashboardTests(InfrastructureFixture fixtu
     }
 
     [Fact]
-    public async Task WithAPasswordTheAdminFormsAndTheEvaluationApiRefuseAnonymousCallers()
+    public async Task TheComparisonPageShowsTwoRunsSideBySideAndTheQuestionsTheyAnsweredDifferently()
     {
-        await using var host = await StartAsync("--Admin:Password=eval-s3cret");
-        await using var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync();
-        var before = await db.PipelineRuns.CountAsync();
-
-        // The API: 401 without the key or with a wrong one; with the key the request gets as far as its validation.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { datasetId = 1 })).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Browser.PostAsync("/api/evaluation-runs/1/cancel", null)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Browser.PostAsync("/api/evaluation-runs/1/resume", null)).StatusCode);
-        using (var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/evaluation-runs") { Content = JsonContent.Create(new { datasetId = 1 }) })
+        // Model "careful" answers as the evaluation tests script it; model "always-a" says A to everything.
+        await using var llm = await ScriptedChatServer.StartAsync(r => r.Model == "always-a" ? ScriptedReply.Text("The answer is A.") : ScriptedBenchmark.Answer(r));
+        var host = await fixture.HostAsync();
+        var blob = $"benchmarks/{Guid.NewGuid():N}/compare.json";
+        var container = host.App.Services.GetRequiredService<HuatuoAspire.Storage.ArtifactStore>().Container;
+        await container.CreateIfNotExistsAsync();
+        await container.GetBlobClient(blob).UploadAsync(BinaryData.FromString(ScriptedBenchmark.Json));
+        var ids = new List<long>();
+        foreach (var model in new[] { "careful", "always-a" })
         {
-            wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "guess");
-            Assert.Equal(HttpStatusCode.Unauthorized, (await host.Browser.SendAsync(wrong)).StatusCode);
+            var started = await host.Browser.PostAsJsonAsync("/api/evaluation-runs", new { benchmarkBlob = blob, url = llm.BaseUrl, model });
+            Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+            ids.Add((await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>());
         }
-        using (var keyed = new HttpRequestMessage(HttpMethod.Post, "/api/evaluation-runs") { Content = JsonContent.Create(new { datasetId = 999999999 }) })
+        foreach (var id in ids)
         {
-            keyed.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "eval-s3cret");
-            var response = await host.Browser.SendAsync(keyed);
-            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Contains("dataset 999999999 does not exist", await response.Content.ReadAsStringAsync());
+            var run = await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromSeconds(90));
+            Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
         }
 
-        // The pages: no admin forms for an anonymous visitor, and a forged post (with a valid antiforgery token) is refused.
-        var evaluations = await host.Browser.GetStringAsync("/evaluations");
-        Assert.DoesNotContain("form-start-evaluation", evaluations);
-        Assert.DoesNotContain("form-start-search", await host.Browser.GetStringAsync("/runs"));
-        var anonymousTraining = await host.Browser.GetStringAsync("/training");
-        Assert.DoesNotContain("form-start-sft", anonymousTraining);
-        Assert.DoesNotContain("form-start-ppo", anonymousTraining);
-        var token = AntiforgeryField().Match(await host.Browser.GetStringAsync("/login")).Groups[1].Value;
-        var forged = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["_handler"] = "start-search", ["__RequestVerificationToken"] = token, ["verifier"] = "rule",
-        }));
-        Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
-        Assert.Contains("Refused: admin actions need an administrator", await forged.Content.ReadAsStringAsync());
-        Assert.Equal(before, await db.PipelineRuns.CountAsync());
+        Assert.Contains("name=\"runs\" value=\"" + ids[0].ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"", await host.Browser.GetStringAsync("/evaluations"));
+        var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/evaluations/compare?runs={ids[0]}&runs={ids[1]}&runs=999999999"));
+        // careful: q0 B ✓, q1 A ✓ (option text), q2 none ✗; always-a: A ✗, A ✓, A ✗. PubMedQA: careful A ✓, A ✗; always-a the same.
+        Assert.Equal(["MedQA_USLME_test", "66.7% (2/3; 20.8%–93.9%)", "33.3% (1/3; 6.1%–79.2%)"], Cells(Row(page, "compare-MedQA_USLME_test")));
+        Assert.Equal(["PubMedQA_test", "50.0% (1/2; 9.5%–90.5%)", "50.0% (1/2; 9.5%–90.5%)"], Cells(Row(page, "compare-PubMedQA_test")));
+        Assert.Equal(["average (each benchmark weighted alike, as the papers' \"Avg.\")", "58.3% (2 benchmarks, 3/5 questions)", "41.7% (2 benchmarks, 2/5 questions)"],
+            Cells(Row(page, "compare-average")));
+        Assert.Contains("No such evaluation run: #999999999.", page);
+        Assert.Contains("2 questions, 1 of them right in one run and wrong in another", page);
+        Assert.Equal(["MedQA_USLME_test", "0", "Which drug is an anticoagulant (q0)?", "B", "B ✓", "A ✗"], Cells(Row(page, "disagree-MedQA_USLME_test-0")));
+        Assert.Equal(["MedQA_USLME_test", "2", "Which organ makes insulin (q2)?", "B", "none ✗", "A ✗"], Cells(Row(page, "disagree-MedQA_USLME_test-2")));
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Count(page, "class=\"disagreement\""));
+    }
 
-        // A failed training run's error and the files it names are server paths: an anonymous visitor sees neither.
-        var failed = new TrainingRun
+    [Fact]
+    public async Task AnEvaluationRunsProgressAndScoresUpdateWithoutAReloadUntilItEnds()
+    {
+        var host = await fixture.HostAsync();
+        var dbs = host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>();
+        long id;
+        EvaluationRun benchmark;
+        await using (var db = await dbs.CreateDbContextAsync())
         {
-            Kind = TrainingRunKind.Sft, Name = "leaky", Status = RunStatus.Failed, Error = "could not read /srv/private/sft.jsonl: line 3",
-            Config = """{"kind":"sft","name":"leaky","model":"/srv/private/model","data":"/srv/private/sft.jsonl","epochs":1}""",
+            var run = new PipelineRun { Kind = PipelineRunKind.Evaluation, Parameters = "{}", Status = RunStatus.Running, ItemsTotal = 2, StartedAt = DateTime.UtcNow };
+            benchmark = new EvaluationRun { PipelineRun = run, Benchmark = "MedQA_USLME_test", Model = "scripted-model", Status = RunStatus.Running, Total = 2 };
+            db.EvaluationRuns.Add(benchmark);
+            await db.SaveChangesAsync();
+            id = run.Id;
+        }
+
+        using var browser = new BunitContext();
+        browser.Services.AddSingleton(dbs);
+        var live = browser.Render<LiveEvaluationRun>(p => p.Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(200)));
+        live.WaitForAssertion(() => Assert.Equal("0 / 2", live.Find("#questions-done").TextContent), TimeSpan.FromSeconds(30));
+        live.WaitForAssertion(() => Assert.Equal("yes", live.Find("#live-evaluation").GetAttribute("data-live")));
+        Assert.Empty(live.FindAll("#score-MedQA_USLME_test"));
+
+        // The workers answer the first question: the same component instance shows it and its score.
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            db.EvaluationResults.Add(Answered(benchmark.Id, "0", "B", correct: true));
+            await db.SaveChangesAsync();
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u.SetProperty(r => r.ItemsDone, 1));
+        }
+        live.WaitForAssertion(() => Assert.Equal("1 / 2", live.Find("#questions-done").TextContent), TimeSpan.FromSeconds(30));
+        Assert.Equal(["MedQA_USLME_test", "1", "1", "100.0%"], Cells(live.Find("#score-MedQA_USLME_test").OuterHtml)[..4]);
+
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            db.EvaluationResults.Add(Answered(benchmark.Id, "1", "C", correct: false));
+            await db.SaveChangesAsync();
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.ItemsDone, 2).SetProperty(r => r.Status, RunStatus.Succeeded).SetProperty(r => r.FinishedAt, DateTime.UtcNow));
+        }
+        live.WaitForAssertion(() => Assert.Equal("Succeeded", live.Find("#live-evaluation").GetAttribute("data-status")), TimeSpan.FromSeconds(30));
+        Assert.Equal(["MedQA_USLME_test", "2", "1", "50.0%"], Cells(live.Find("#score-MedQA_USLME_test").OuterHtml)[..4]);
+        Assert.Contains("(Succeeded)", live.Find("#evaluation-status").TextContent);
+        Assert.Contains("not working", live.Find("#live-evaluation-state").TextContent);
+    }
+
+    [Fact]
+    public async Task WhereTheAppHostNamesItsAspireDashboardEachRunPageLinksToThatRunsTracesWhichCarryTheRunsId()
+    {
+        // The job spans of this process, as the Aspire dashboard would receive them.
+        var tagged = new System.Collections.Concurrent.ConcurrentBag<(string Name, object? RunId)>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == HuatuoAspire.Data.Jobs.JobActivityFilter.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => tagged.Add((activity.DisplayName, activity.GetTagItem(HuatuoAspire.Data.Jobs.JobActivityFilter.RunIdTag))),
         };
-        db.TrainingRuns.Add(failed);
-        await db.SaveChangesAsync();
-        var anonymousRun = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{failed.Id}"));
-        Assert.DoesNotContain("/srv/private", anonymousRun);
-        Assert.Contains("sign in as an admin to see why", anonymousRun);
-        Assert.Contains("<th>epochs</th><td>1</td>", Row(anonymousRun, "configuration", "</table>"));
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        await using var llm = await ScriptedChatServer.StartAsync(ScriptedBenchmark.Answer);
+        var host = await fixture.HostAsync("--Dashboard:AspireDashboardUrl=http://localhost:18888/");
+        using var form = new MultipartFormDataContent { { new StringContent(llm.BaseUrl), "url" }, { new StringContent("scripted-model"), "model" } };
+        form.Add(new StringContent(ScriptedBenchmark.Json), "file", "benchmarks.json");
+        var started = await host.Browser.PostAsync("/api/evaluation-runs", form);
+        Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromSeconds(60));
+        await Eventually.TrueAsync(() => tagged.Any(t => t.RunId is long runId && runId == id), TimeSpan.FromSeconds(30),
+            $"a job span tagged with run {id}");
+        Assert.Contains(tagged, t => t.Name == "job EvaluationJobs.EvaluateAsync" && Equals(t.RunId, id));
 
-        // Signed in, the same visitor sees the forms; the dashboard calls the APIs with the key.
-        var login = await host.Browser.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        // The evaluation and pipeline-run pages link to the workers' traces of this run, the training page to the trainer's.
+        var traces = $"http://localhost:18888/traces/resource/workers?filters=huatuo.run.id%3Aequals%3A{id}";
+        Assert.Equal(traces, RunTracesLink(await host.Browser.GetStringAsync($"/evaluations/{id}")));
+        Assert.Equal(traces, RunTracesLink(await host.Browser.GetStringAsync($"/runs/{id}")));
+        long trainingId;
+        await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
         {
-            ["_handler"] = "admin-login", ["__RequestVerificationToken"] = token, ["Input.Password"] = "eval-s3cret",
-        }));
-        Assert.True(login.IsSuccessStatusCode || login.StatusCode == HttpStatusCode.Redirect, login.StatusCode.ToString());
-        var signedInRun = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{failed.Id}"));
-        Assert.Contains("could not read /srv/private/sft.jsonl: line 3", signedInRun);
-        Assert.Contains("<th>model</th><td>/srv/private/model</td>", Row(signedInRun, "configuration", "</table>"));
-        var training = await host.Browser.GetStringAsync("/training");
-        Assert.Contains("id=\"form-start-sft\"", training);
-        Assert.Contains("id=\"form-start-ppo\"", training);
-        var sft = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["_handler"] = "start-sft", ["__RequestVerificationToken"] = AntiforgeryField().Match(training).Groups[1].Value,
-            ["model"] = "/no/such/model", ["data"] = "/no/such/data.jsonl",
-        }));
-        var sftPage = WebUtility.HtmlDecode(await sft.Content.ReadAsStringAsync());
-        Assert.Equal(HttpStatusCode.BadRequest, sft.StatusCode);
-        Assert.Contains("model '/no/such/model' is not a model folder", sftPage);
-        Assert.Equal(before, await db.PipelineRuns.CountAsync());
-    }
-
-    private static string Row(string html, string id, string end = "</tr>")
-    {
-        var start = html.IndexOf($"id=\"{id}\"", StringComparison.Ordinal);
-        Assert.True(start >= 0, $"no element {id}");
-        return html[start..html.IndexOf(end, start, StringComparison.Ordinal)];
-    }
-
-    private static string[] Cells(string row) =>
-        CellPattern().Matches(row).Select(m => TagPattern().Replace(m.Groups[1].Value, "").Trim()).ToArray();
-
-    private async Task<RunningHost> StartAsync(params string[] args)
-    {
-        var port = FreePort.Pick();
-        var app = await AllInOneHost.CreateAsync(new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{port}", args),
-            fixture.Infrastructure, CancellationToken.None);
-        await app.StartAsync();
-        // A browser: cookies (antiforgery, sign-in) kept, redirects not followed.
-        var browser = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false })
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
-        };
-        return new RunningHost(app, browser);
-    }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
-
-    [GeneratedRegex("Started: <a href=\"/evaluations/(\\d+)\"")]
-    private static partial Regex StartedLink();
-
-    [GeneratedRegex("Started: <a href=\"/training/(\\d+)\"")]
-    private static partial Regex StartedTrainingLink();
-
-    [GeneratedRegex("Started: <a href=\"/runs/(\\d+)\"")]
-    private static partial Regex RunLink();
-
-    [GeneratedRegex("<td[^>]*>(.*?)</td>", RegexOptions.Singleline)]
-    private static partial Regex CellPattern();
-
-    [GeneratedRegex("<[^>]+>")]
-    private static partial Regex TagPattern();
-
-    private sealed record RunningHost(WebApplication App, HttpClient Browser) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            Browser.Dispose();
-            await App.StopAsync();
-            await App.DisposeAsync();
+            var training = new TrainingRun { Kind = TrainingRunKind.Sft, Name = "traced", Status = RunStatus.Queued, Config = """{"kind":"sft","name":"traced"}""" };
+            db.TrainingRuns.Add(training);
+            await db.SaveChangesAsync();
+            trainingId = training.Id;
+            // Queued by hand, with no job: let no trainer wait on it.
+            await db.TrainingRuns.Where(r => r.Id == trainingId).ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, RunStatus.Cancelled));
         }
+        Assert.Equal($"http://localhost:18888/traces/resource/trainer?filters=huatuo.run.id%3Aequals%3A{trainingId}",
+            RunTracesLink(await host.Browser.GetStringAsync($"/training/{trainingId}")));
     }
+
+    /// <summary>The href of the page's link to its run's traces.</summary>
+    private static string RunTracesLink(string page) =>
+        WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(page, "id=\"run-traces\" href=\"([^\"]+)\"").Groups[1].Value);
+
+    private static EvaluationResult Answered(long evaluationRunId, string key, string letter, bool correct) => new()
+    {
+        EvaluationRunId = evaluationRunId, QuestionKey = key, Question = $"Question {key}?", Options = new() { ["A"] = "one", ["B"] = "two", ["C"] = "three" },
+        AnswerIdx = "B", Prompt = "prompt", Output = $"The answer is {letter}.", ExtractedLetter = letter, Correct = correct, ExtractionRule = "AnswerIs",
+    };
 }
