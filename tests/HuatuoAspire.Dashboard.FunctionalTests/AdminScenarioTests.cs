@@ -142,7 +142,9 @@ public sealed class AdminScenarioTests(DashboardFixture fixture)
     /// <summary>The run's last checkpoint served from its row; the served-model page names it. Returns its served name.</summary>
     private static async Task<string> ServeAsync(IPage page, long runId, int step)
     {
-        await page.GotoAsync($"/training/{runId}");
+        // The charts say the run ended and offer the page again, now with its checkpoints.
+        await page.Locator("#reload-run").ClickAsync();
+        await page.WaitForSelectorAsync($"#checkpoint-{step}");
         var served = $"run-{runId}-step-{step}";
         var row = page.Locator($"#checkpoint-{step}");
         await row.GetByRole(AriaRole.Button, new() { Name = "Serve this checkpoint" }).ClickAsync();

@@ -156,6 +156,8 @@ public sealed partial class TrainingPageTests(DashboardFixture fixture)
         }
         Assert.Equal(24, LossPoints(charts));
         Assert.Contains("The run is not training", charts.Find("#live-state").TextContent);
+        // It ended while shown: the page's static parts (heading, checkpoints) are a reload away.
+        Assert.Equal($"/training/{id}", charts.Find("#reload-run").GetAttribute("href"));
         Assert.Empty(charts.FindAll("#chart-reward"));
 
         // The page itself: the charts prerendered with their points, the script that makes them live, the
