@@ -75,8 +75,8 @@ public sealed class AdminScenarioTests(DashboardFixture fixture)
         await page.Locator("#import-format").SelectOptionAsync(format);
         await page.Locator("#import-dataset").FillAsync(dataset);
         await page.GetByRole(AriaRole.Button, new() { Name = "Import" }).ClickAsync();
-        await page.WaitForURLAsync("**/data");
-        var summary = page.Locator("#import-summary");
+        // This import's answer, not the one the page showed before.
+        var summary = page.Locator("#import-summary", new() { HasTextString = $"into {dataset}:" });
         await summary.WaitForAsync(new() { Timeout = 60_000 });
         return (await summary.TextContentAsync())!;
     }
