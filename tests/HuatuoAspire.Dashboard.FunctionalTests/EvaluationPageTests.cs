@@ -288,12 +288,7 @@ public sealed class EvaluationPageTests(DashboardFixture fixture)
         System.Diagnostics.ActivitySource.AddActivityListener(listener);
         await using var llm = await ScriptedChatServer.StartAsync(ScriptedBenchmark.Answer);
         var host = await fixture.HostAsync("--Dashboard:AspireDashboardUrl=http://localhost:18888/");
-        using var form = new MultipartFormDataContent { { new StringContent(llm.BaseUrl), "url" }, { new StringContent("scripted-model"), "model" } };
-        form.Add(new StringContent(ScriptedBenchmark.Json), "file", "benchmarks.json");
-        var started = await host.Browser.PostAsync("/api/evaluation-runs", form);
-        Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
-        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
-        await RunsToEnd.EvaluationAsync(host.Browser, id, TimeSpan.FromSeconds(60));
+        var id = await ScriptedBenchmark.EvaluateAsync(host.Browser, llm.BaseUrl);
         await Eventually.TrueAsync(() => tagged.Any(t => t.RunId is long runId && runId == id), TimeSpan.FromSeconds(30),
             $"a job span tagged with run {id}");
         Assert.Contains(tagged, t => t.Name == "job EvaluationJobs.EvaluateAsync" && Equals(t.RunId, id));

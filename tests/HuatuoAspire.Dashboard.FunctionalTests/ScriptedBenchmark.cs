@@ -1,4 +1,8 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using HuatuoAspire.ScriptedLlm;
 
 namespace HuatuoAspire.Dashboard.FunctionalTests;
@@ -31,5 +35,20 @@ public static class ScriptedBenchmark
         if (text.Contains("(q1)", StringComparison.Ordinal)) return ScriptedReply.Text("Vitamin C, of course.");
         if (text.Contains("(q2)", StringComparison.Ordinal)) return ScriptedReply.Text("");
         return ScriptedReply.Text("The answer is A.");
+    }
+
+    /// <summary>The file evaluated against <paramref name="url"/> through the workers' API, to the end; the run's id.</summary>
+    public static async Task<long> EvaluateAsync(HttpClient client, string url, string model = "scripted-model")
+    {
+        using var form = new MultipartFormDataContent { { new StringContent(url), "url" }, { new StringContent(model), "model" } };
+        var benchmark = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(Json));
+        benchmark.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        form.Add(benchmark, "file", "benchmarks.json");
+        var started = await client.PostAsync("/api/evaluation-runs", form);
+        Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+        var run = await RunsToEnd.EvaluationAsync(client, id, TimeSpan.FromMinutes(1));
+        Assert.True(run["status"]!.GetValue<string>() == "Succeeded", run.ToJsonString());
+        return id;
     }
 }
