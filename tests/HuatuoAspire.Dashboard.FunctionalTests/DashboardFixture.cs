@@ -8,8 +8,9 @@ namespace HuatuoAspire.Dashboard.FunctionalTests;
 /// <summary>
 /// The real servers (TestSupport's <see cref="InfrastructureFixture"/>) and the all-in-one host the tests share: it is
 /// started on first use and kept while the next test asks for the same settings, so the pages' tests do not pay a
-/// host start each. At most one such host runs at a time (its workers take any job in the database). A test that needs other settings (a password, an LLM endpoint) gets a host with those in its place;
-/// one that changes what the host serves asks for a fresh one, which the next test does not reuse.
+/// host start each. A test that needs other settings (a password, an LLM endpoint) gets a host with those in its
+/// place; one that changes what the host serves asks for a fresh one, which the next test does not reuse. At most one
+/// such host runs at a time: its workers take any job in the database.
 /// </summary>
 public sealed class DashboardFixture : IAsyncLifetime
 {
