@@ -272,6 +272,7 @@ public sealed class EvaluationPageTests(DashboardFixture fixture)
         Assert.Equal(["MedQA_USLME_test", "2", "1", "50.0%"], Cells(live.Find("#score-MedQA_USLME_test").OuterHtml)[..4]);
         Assert.Contains("(Succeeded)", live.Find("#evaluation-status").TextContent);
         Assert.Contains("not working", live.Find("#live-evaluation-state").TextContent);
+        Assert.Equal($"/evaluations/{id}", live.Find("#reload-run").GetAttribute("href"));
     }
 
     [Fact]
