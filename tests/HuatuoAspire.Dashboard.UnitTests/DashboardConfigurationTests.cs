@@ -24,4 +24,12 @@ public sealed class DashboardConfigurationTests
         Assert.Null(AspireDashboard.TracesOf(With((AspireDashboard.UrlKey, "not a url"))));
         Assert.Equal("https://localhost:17080/traces/resource/workers", AspireDashboard.TracesOf(With((AspireDashboard.UrlKey, "https://localhost:17080/"))));
     }
+
+    [Fact]
+    public void ARunsTraceLinkFiltersItsServicesTracesOnTheRunsIdAsTheAspireDashboardWritesFilters()
+    {
+        Assert.Null(AspireDashboard.RunTracesOf(With(), "workers", 7));
+        Assert.Equal("https://localhost:17080/traces/resource/trainer?filters=huatuo.run.id%3Aequals%3A12",
+            AspireDashboard.RunTracesOf(With((AspireDashboard.UrlKey, "https://localhost:17080")), "trainer", 12));
+    }
 }

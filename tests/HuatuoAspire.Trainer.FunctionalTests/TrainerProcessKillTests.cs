@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HuatuoAspire.Cli.FunctionalTests;
+using HuatuoAspire.Dashboard.FunctionalTests;
 using HuatuoAspire.Data;
 using HuatuoAspire.Data.Entities;
 using HuatuoAspire.LocalServers;

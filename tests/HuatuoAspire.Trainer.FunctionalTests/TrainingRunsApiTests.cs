@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HuatuoAspire.Cli.FunctionalTests;
+using HuatuoAspire.Dashboard.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Storage;
 using HuatuoAspire.LocalServers;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using HuatuoAspire.Cli.FunctionalTests;
+using HuatuoAspire.Dashboard.FunctionalTests;
 using HuatuoAspire.Cli.Hosting;
 using HuatuoAspire.Data;
 using HuatuoAspire.Storage;

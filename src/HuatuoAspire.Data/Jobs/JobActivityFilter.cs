@@ -13,6 +13,8 @@ namespace HuatuoAspire.Data.Jobs;
 public sealed class JobActivityFilter : IClientFilter, IServerFilter
 {
     public const string ActivitySourceName = "HuatuoAspire.Jobs";
+    /// <summary>The tag naming the run a job works for, so the dashboard can link to one run's traces.</summary>
+    public const string RunIdTag = "huatuo.run.id";
     private static readonly ActivitySource Source = new(ActivitySourceName);
     private const string TraceParent = "TraceParent";
     private const string ActivityKey = "HuatuoAspire.Activity";
@@ -34,6 +36,8 @@ public sealed class JobActivityFilter : IClientFilter, IServerFilter
         if (activity is null) return;
         activity.SetTag("hangfire.job.id", context.BackgroundJob.Id);
         activity.SetTag("hangfire.job.arguments", string.Join(", ", job.Args.Where(a => a is not null and not CancellationToken)));
+        // Every job of a run (pipeline, evaluation, training) takes the run's id first, as runId.
+        if (job.Method.GetParameters() is [{ Name: "runId" }, ..] && job.Args[0] is long runId) activity.SetTag(RunIdTag, runId);
         context.Items[ActivityKey] = activity;
     }
 

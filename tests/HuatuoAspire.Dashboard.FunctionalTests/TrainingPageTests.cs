@@ -1,41 +1,45 @@
+using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using HuatuoAspire.Cli.Hosting;
+using Bunit;
+using HuatuoAspire.Dashboard.Components.Training;
+using HuatuoAspire.Dashboard.Services;
 using HuatuoAspire.Data;
-using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
-using HuatuoAspire.LocalServers;
 using HuatuoAspire.Model;
-using HuatuoAspire.ScriptedLlm;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Radzen;
+using static HuatuoAspire.Dashboard.FunctionalTests.DashboardHtml;
+using Rect = Radzen.Blazor.Rendering.Rect;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
-/// <summary>The training page (/training): SFT and PPO runs started from its forms, trained to the end.</summary>
-public sealed partial class EvaluationDashboardTests
+/// <summary>
+/// The training pages (/training, /training/{id}): SFT and PPO runs started from the forms and trained to the end, and
+/// the run page's charts, rendered by bUnit on the host's own PostgreSQL, gaining points while a run trains.
+/// </summary>
+[Collection(DashboardCollection.Name)]
+public sealed partial class TrainingPageTests(DashboardFixture fixture)
 {
     [Fact]
     public async Task AnAdminStartsAPpoRunFromTheTrainingPageAndItTrainsToTheEndWithTheApisDefaultsForTheFieldsLeftEmpty()
     {
-        var dir = Path.Combine(fixture.DataDirectory, $"ppo-form-{Guid.NewGuid():N}"); // removed with the fixture
+        var dir = fixture.NewFolder("ppo-form");
         var policy = Path.Combine(dir, "policy");
         using (ModelPresets.Create(policy, ModelArchitecture.Llama, ModelPreset.Tiny, "byte", seed: 9)) { }
         var data = Path.Combine(dir, "ppo.jsonl");
         await File.WriteAllLinesAsync(data, Enumerable.Range(1, 4).Select(i =>
             new JsonObject { ["Question"] = $"Dose {i} mg/kg for 10 kg?", ["Ground-True Answer"] = $"{10 * i} mg" }.ToJsonString()));
-        await using var host = await StartAsync($"--Trainer:WorkDirectory={Path.Combine(dir, "work")}");
+        var host = await fixture.HostAsync();
         await using var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync();
         var before = await db.TrainingRuns.CountAsync();
 
         var training = await host.Browser.GetStringAsync("/training");
         Assert.Contains("id=\"form-start-ppo\"", training);
-        var token = AntiforgeryField().Match(training).Groups[1].Value;
+        var token = AntiforgeryToken(training);
 
         // A request the API refuses: the page shows its reasons and no run is queued.
         var refused = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
@@ -59,7 +63,7 @@ public sealed partial class EvaluationDashboardTests
         }));
         var answer = await posted.Content.ReadAsStringAsync();
         Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        var id = long.Parse(StartedTrainingLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var id = StartedId(answer, "training");
 
         var run = await db.TrainingRuns.AsNoTracking().SingleAsync(r => r.Id == id);
         Assert.Equal((TrainingRunKind.Ppo, "ppo from the form"), (run.Kind, run.Name));
@@ -80,7 +84,7 @@ public sealed partial class EvaluationDashboardTests
         Assert.Equal(0.03, config["kl_coef"]!.GetValue<double>());
         Assert.Equal(50, config["save_every"]!.GetValue<int>());
 
-        run = await WaitForEndAsync(db, id);
+        run = await RunsToEnd.TrainingAsync(db, id);
         Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
         Assert.True(await db.TrainingMetrics.AnyAsync(m => m.TrainingRunId == id && m.Name == "reward"));
         var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{id}"));
@@ -92,23 +96,22 @@ public sealed partial class EvaluationDashboardTests
     [Fact]
     public async Task AnAdminStartsAnSftRunFromTheTrainingPageAndItTrainsToTheEnd()
     {
-        var dir = Path.Combine(fixture.DataDirectory, $"sft-form-{Guid.NewGuid():N}"); // removed with the fixture
-        var (model, data) = await TinySftRun.WriteAsync(dir, examples: 4, seed: 4);
-        await using var host = await StartAsync($"--Trainer:WorkDirectory={Path.Combine(dir, "work")}");
+        var (model, data) = await TinySftRun.WriteAsync(fixture.NewFolder("sft-form"), examples: 4, seed: 4);
+        var host = await fixture.HostAsync();
         await using var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync();
 
         var training = await host.Browser.GetStringAsync("/training");
         var posted = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "start-sft", ["__RequestVerificationToken"] = AntiforgeryField().Match(training).Groups[1].Value,
+            ["_handler"] = "start-sft", ["__RequestVerificationToken"] = AntiforgeryToken(training),
             ["name"] = "sft from the form", ["model"] = model, ["data"] = data, ["epochs"] = "1", ["learning_rate"] = "1e-3",
             ["batch_size"] = "2", ["micro_batch_size"] = "1", ["max_seq_len"] = "128", ["save_every"] = "100",
         }));
         var answer = await posted.Content.ReadAsStringAsync();
         Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        var id = long.Parse(StartedTrainingLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var id = StartedId(answer, "training");
 
-        var run = await WaitForEndAsync(db, id);
+        var run = await RunsToEnd.TrainingAsync(db, id);
         Assert.Equal(TrainingRunKind.Sft, run.Kind);
         Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
         // 4 examples, 2 per optimizer step, 1 epoch.
@@ -116,16 +119,69 @@ public sealed partial class EvaluationDashboardTests
         Assert.Contains("sft from the form <small>(Sft, Succeeded)</small>", WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{id}")));
     }
 
-    /// <summary>The training run once it has left Queued and Running, polled in the database (at most 3 minutes).</summary>
-    private static async Task<TrainingRun> WaitForEndAsync(HuatuoDbContext db, long id)
+    [Fact]
+    public async Task TheTrainingChartsGainPointsWhileATinySftRunTrainsWithoutAReload()
     {
-        TrainingRun run;
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        do
+        var (model, data) = await TinySftRun.WriteAsync(fixture.NewFolder("sft-live"), examples: 24, seed: 7);
+        var host = await fixture.HostAsync();
+        var started = await host.Browser.PostAsJsonAsync("/api/training-runs", new Dictionary<string, object>
         {
-            await Task.Delay(300);
-            run = await db.TrainingRuns.AsNoTracking().SingleAsync(r => r.Id == id);
-        } while (run.Status is RunStatus.Queued or RunStatus.Running && DateTime.UtcNow < deadline);
-        return run;
+            ["kind"] = "sft", ["name"] = "live sft", ["model"] = model, ["data"] = data, ["epochs"] = 2, ["learning_rate"] = 1e-3,
+            ["batch_size"] = 2, ["micro_batch_size"] = 1, ["max_seq_len"] = 128, ["save_every"] = 100,
+        });
+        Assert.True(started.IsSuccessStatusCode, await started.Content.ReadAsStringAsync());
+        var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<long>();
+
+        using var browser = new BunitContext();
+        browser.JSInterop.Mode = JSRuntimeMode.Loose;
+        browser.Services.AddRadzenComponents();
+        browser.Services.AddSingleton(host.App.Services.GetRequiredService<TrainingMetricsReader>());
+        // The chart measures its box in the browser's script; here it gets a box of its own.
+        browser.JSInterop.Setup<Rect>("Radzen.createChart", _ => true).SetResult(new Rect { Width = 800, Height = 300 });
+        var charts = browser.Render<LiveTrainingCharts>(p => p.Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(250)));
+        var first = LossPoints(charts);
+
+        // The same component instance, polling: more points than it first showed while the run is still training.
+        charts.WaitForAssertion(() =>
+        {
+            Assert.True(LossPoints(charts) > first, $"still {LossPoints(charts)} loss points");
+            Assert.Equal("Running", charts.Find("#live-charts").GetAttribute("data-status"));
+        }, TimeSpan.FromMinutes(3));
+        // Then every point the trainer wrote, and the component says the run no longer trains.
+        charts.WaitForAssertion(() => Assert.Equal("Succeeded", charts.Find("#live-charts").GetAttribute("data-status")), TimeSpan.FromMinutes(3));
+        await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
+        {
+            // 24 examples, 2 per optimizer step, 2 epochs.
+            Assert.Equal(24, await db.TrainingMetrics.CountAsync(m => m.TrainingRunId == id && m.Name == "loss"));
+        }
+        Assert.Equal(24, LossPoints(charts));
+        Assert.Contains("The run is not training", charts.Find("#live-state").TextContent);
+        // It ended while shown: the page's static parts (heading, checkpoints) are a reload away.
+        Assert.Equal($"/training/{id}", charts.Find("#reload-run").GetAttribute("href"));
+        Assert.Empty(charts.FindAll("#chart-reward"));
+
+        // The page itself: the charts prerendered with their points, the script that makes them live, the
+        // configuration as SFT fields only.
+        var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/training/{id}"));
+        Assert.Contains("id=\"points-loss\">loss: 24 points", page);
+        Assert.Contains("_framework/blazor.web.js", page);
+        var configuration = Row(page, "configuration", "</table>");
+        Assert.Contains("<th>batch_size</th><td>2</td>", configuration);
+        Assert.DoesNotContain("kl_coef", configuration);
+        Assert.DoesNotContain("lora_alpha", configuration);
+        Assert.DoesNotContain("IsPpo", configuration);
+        // The chart library's script and styles are served by the host itself.
+        foreach (var asset in new[] { "_framework/blazor.web.js", "_content/Radzen.Blazor/Radzen.Blazor.js", "_content/Radzen.Blazor/css/default-base.css" })
+        {
+            using var response = await host.Browser.GetAsync(asset);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{asset}: {response.StatusCode}");
+        }
     }
+
+    /// <summary>How many loss points the charts say they hold (0 before the first).</summary>
+    private static int LossPoints(IRenderedComponent<LiveTrainingCharts> charts) =>
+        charts.FindAll("#points-loss") is [var summary] ? int.Parse(LossCount().Match(summary.TextContent).Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+
+    [GeneratedRegex(@"loss: (\d+) points")]
+    private static partial Regex LossCount();
 }

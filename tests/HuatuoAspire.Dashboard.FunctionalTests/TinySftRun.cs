@@ -1,7 +1,7 @@
 using System.Text.Json;
 using HuatuoAspire.Model;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
 /// <summary>What the training-service tests train: a tiny llama made here and a few addition problems in SFT format.</summary>
 internal static class TinySftRun

@@ -1,29 +1,28 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
-using HuatuoAspire.Cli.Hosting;
+using Bunit;
 using HuatuoAspire.Data;
-using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
-using HuatuoAspire.LocalServers;
-using HuatuoAspire.Model;
 using HuatuoAspire.ScriptedLlm;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using static HuatuoAspire.Dashboard.FunctionalTests.DashboardHtml;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
-/// <summary>The pipeline-run pages (/runs): progress, cancelling, items waiting for a retry, items failed for good.</summary>
-public sealed partial class EvaluationDashboardTests
+/// <summary>
+/// The pipeline-run pages (/runs): progress, cancelling, items waiting for a retry, items failed for good, and the
+/// live part (rendered by bUnit on the host's PostgreSQL) following a run without a reload.
+/// </summary>
+[Collection(DashboardCollection.Name)]
+public sealed class PipelineRunsPageTests(DashboardFixture fixture)
 {
     [Fact]
     public async Task APipelineRunsPageShowsItsProgressAndAnAdminCancelsItFromTheForm()
     {
-        await using var host = await StartAsync();
+        var host = await fixture.HostAsync();
         long id;
         await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
         {
@@ -49,7 +48,7 @@ public sealed partial class EvaluationDashboardTests
 
         var cancelled = await host.Browser.PostAsync($"/runs/{id}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "cancel-run", ["__RequestVerificationToken"] = AntiforgeryField().Match(page).Groups[1].Value,
+            ["_handler"] = "cancel-run", ["__RequestVerificationToken"] = AntiforgeryToken(page),
         }));
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
         await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
@@ -66,7 +65,7 @@ public sealed partial class EvaluationDashboardTests
     public async Task ASearchRunStartedFromTheFormShowsItsItemWaitingForARetryWithTheReason()
     {
         await using var llm = await ScriptedChatServer.StartAsync(_ => ScriptedReply.ServerError("the GPU is on fire"));
-        await using var host = await StartAsync($"--Llm:Endpoints:flaky:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:flaky:Model=scripted-model",
+        var host = await fixture.HostAsync($"--Llm:Endpoints:flaky:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:flaky:Model=scripted-model",
             "--Llm:Endpoints:flaky:MaxRetries=0");
         long datasetId;
         await using (var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync())
@@ -85,13 +84,9 @@ public sealed partial class EvaluationDashboardTests
         var id = await StartSearchFromTheFormAsync(host, "flaky", datasetId);
 
         // The item fails, and Hangfire schedules its retry (15 s later): the run page lists it with the reason.
-        string page;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        do
-        {
-            await Task.Delay(300);
-            page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}"));
-        } while (!page.Contains("class=\"item-retrying\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+        var page = await Eventually.ReachesAsync(async () => WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}")),
+            html => html.Contains("class=\"item-retrying\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
+            $"run {id}'s page to list an item waiting for a retry", TimeSpan.FromMilliseconds(300));
         var item = Row(page, "items", "</table>");
         Assert.Contains("SearchProblem", item);
         Assert.Contains("Retrying", item);
@@ -102,7 +97,7 @@ public sealed partial class EvaluationDashboardTests
         // Cancelled from its page, it leaves no search run active for the other tests.
         var cancelled = await host.Browser.PostAsync($"/runs/{id}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "cancel-run", ["__RequestVerificationToken"] = AntiforgeryField().Match(page).Groups[1].Value,
+            ["_handler"] = "cancel-run", ["__RequestVerificationToken"] = AntiforgeryToken(page),
         }));
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
         Assert.Equal("Cancelled", (await host.Browser.GetFromJsonAsync<JsonObject>($"/api/pipeline-runs/{id}"))!["status"]!.GetValue<string>());
@@ -128,7 +123,7 @@ public sealed partial class EvaluationDashboardTests
                 },
             }));
         });
-        await using var host = await StartAsync($"--Llm:Endpoints:scripted:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:scripted:Model=scripted-model",
+        var host = await fixture.HostAsync($"--Llm:Endpoints:scripted:BaseUrl={llm.BaseUrl}", "--Llm:Endpoints:scripted:Model=scripted-model",
             "--Llm:Endpoints:scripted:MaxRetries=0");
         var dbs = host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>();
         long datasetId, solvedId, garbledId;
@@ -151,15 +146,7 @@ public sealed partial class EvaluationDashboardTests
 
         // Malformed output is a failure of the item, not of the job: no Hangfire retry, the run ends at once.
         PipelineRun run;
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        await using (var db = await dbs.CreateDbContextAsync())
-        {
-            do
-            {
-                await Task.Delay(300);
-                run = await db.PipelineRuns.AsNoTracking().SingleAsync(r => r.Id == id);
-            } while (run.Status == RunStatus.Running && DateTime.UtcNow < deadline);
-        }
+        await using (var db = await dbs.CreateDbContextAsync()) run = await RunsToEnd.PipelineAsync(db, id, TimeSpan.FromMinutes(2));
         var page = WebUtility.HtmlDecode(await host.Browser.GetStringAsync($"/runs/{id}"));
         Assert.True((RunStatus.CompletedWithFailures, 1, 1) == (run.Status, run.ItemsSucceeded, run.ItemsFailed), page);
         // The page says what happened and why, not "Succeeded".
@@ -186,18 +173,64 @@ public sealed partial class EvaluationDashboardTests
         Assert.DoesNotContain("Attempt 2", trajectory);
     }
 
+    [Fact]
+    public async Task APipelineRunsProgressAndFailedItemsUpdateWithoutAReloadUntilItEnds()
+    {
+        var host = await fixture.HostAsync();
+        var dbs = host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>();
+        long id;
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            var run = new PipelineRun
+            {
+                Kind = PipelineRunKind.Construction, Parameters = "{}", Status = RunStatus.Running, ItemsTotal = 3, StartedAt = DateTime.UtcNow,
+            };
+            db.PipelineRuns.Add(run);
+            await db.SaveChangesAsync();
+            id = run.Id;
+        }
+
+        using var browser = new BunitContext();
+        browser.Services.AddSingleton(dbs);
+        var live = browser.Render<HuatuoAspire.Dashboard.Components.Runs.LivePipelineRun>(p => p
+            .Add(c => c.RunId, id).Add(c => c.PollInterval, TimeSpan.FromMilliseconds(200))
+            .Add(c => c.TraceLink, "http://localhost:15080/traces/resource/workers"));
+        // The first read is asynchronous: the run appears once it is back.
+        live.WaitForAssertion(() => Assert.Equal("0 / 3", live.Find("#items-done").TextContent), TimeSpan.FromSeconds(30));
+        Assert.Equal("http://localhost:15080/traces/resource/workers", live.Find("#run-traces").GetAttribute("href"));
+        live.WaitForAssertion(() => Assert.Equal("yes", live.Find("#live-run").GetAttribute("data-live")));
+
+        // The workers advance the run: the same component instance shows it, heading included.
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.ItemsDone, 2).SetProperty(r => r.ItemsSucceeded, 1).SetProperty(r => r.ItemsFailed, 1));
+        }
+        live.WaitForAssertion(() => Assert.Equal(("2 / 3", "1"), (live.Find("#items-done").TextContent, live.Find("#failed").TextContent)), TimeSpan.FromSeconds(30));
+        await using (var db = await dbs.CreateDbContextAsync())
+        {
+            await db.PipelineRuns.Where(r => r.Id == id).ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.ItemsDone, 3).SetProperty(r => r.ItemsSucceeded, 2).SetProperty(r => r.Status, RunStatus.Succeeded)
+                .SetProperty(r => r.FinishedAt, DateTime.UtcNow));
+        }
+        live.WaitForAssertion(() => Assert.Equal("Succeeded", live.Find("#live-run").GetAttribute("data-status")), TimeSpan.FromSeconds(30));
+        Assert.Contains("(Succeeded)", live.Find("#run-status").TextContent);
+        Assert.Equal("3 / 3", live.Find("#items-done").TextContent);
+        Assert.Contains("not working", live.Find("#live-run-state").TextContent);
+    }
+
     /// <summary>An admin starts a search run (rule verifier, one attempt, depth 1) from the /runs form; returns its id.</summary>
     private static async Task<long> StartSearchFromTheFormAsync(RunningHost host, string endpoint, long datasetId)
     {
         var runs = await host.Browser.GetStringAsync("/runs");
         var posted = await host.Browser.PostAsync("/runs", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryField().Match(runs).Groups[1].Value,
+            ["_handler"] = "start-search", ["__RequestVerificationToken"] = AntiforgeryToken(runs),
             ["endpoint"] = endpoint, ["verifier"] = "rule", ["datasetId"] = datasetId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["maxDepth"] = "1", ["maxAttempts"] = "1",
         }));
         var answer = await posted.Content.ReadAsStringAsync();
         Assert.True(posted.StatusCode == HttpStatusCode.OK, answer);
-        return long.Parse(RunLink().Match(answer).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        return StartedId(answer, "runs");
     }
 }

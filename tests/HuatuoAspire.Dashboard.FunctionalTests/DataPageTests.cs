@@ -8,20 +8,22 @@ using HuatuoAspire.Storage;
 using HuatuoAspire.Data.Entities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using static HuatuoAspire.Dashboard.FunctionalTests.DashboardHtml;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
 /// <summary>
 /// Data in from the browser on the all-in-one host (real PostgreSQL and Azurite): a file imported with its malformed
 /// rows named by line, an export that imports back, a model folder and a data file uploaded to blob storage with their
 /// SHA-256, offered by the training forms, trained on, and the checkpoint served from its row.
 /// </summary>
-public sealed partial class EvaluationDashboardTests
+[Collection(DashboardCollection.Name)]
+public sealed class DataPageTests(DashboardFixture fixture)
 {
     [Fact]
     public async Task AnAdminImportsAnSftFileFromTheBrowserSeesTheMalformedRowByItsLineAndExportsTheDataset()
     {
-        await using var host = await StartAsync("--Dashboard:UploadLimitMiB=1");
+        var host = await fixture.HostAsync("--Dashboard:UploadLimitMiB=1");
         var dataset = $"browser-import-{Guid.NewGuid():N}";
         var lines = new[]
         {
@@ -40,6 +42,8 @@ public sealed partial class EvaluationDashboardTests
         Assert.Contains($"paths.jsonl into {dataset}: CompletedWithSkips; 3 rows read", answer);
         Assert.Contains("2 SFT records imported", answer);
         Assert.Matches("<li>line 2: [^<]+</li>", Row(answer, "import-errors", "</ol>"));
+        // The answer's own list of datasets has the new one: no reload needed to see it.
+        Assert.Contains($"href=\"/data/export/{dataset}?content=sft\"", Row(answer, "datasets", "</table>"));
 
         // The dataset's row offers the export, and the export is the reference's JSON of exactly the rows kept.
         Assert.Contains($"href=\"/data/export/{dataset}?content=sft\"", WebUtility.HtmlDecode(await host.Browser.GetStringAsync("/data")));
@@ -63,9 +67,9 @@ public sealed partial class EvaluationDashboardTests
     [Fact]
     public async Task AnAdminUploadsAModelAndSftDataToBlobStorageTrainsOnThemAndServesTheCheckpointFromItsRow()
     {
-        var dir = Path.Combine(fixture.DataDirectory, $"upload-{Guid.NewGuid():N}"); // removed with the fixture
-        var (model, data) = await TinySftRun.WriteAsync(dir, examples: 4, seed: 5);
-        await using var host = await StartAsync($"--Trainer:WorkDirectory={Path.Combine(dir, "work")}");
+        var (model, data) = await TinySftRun.WriteAsync(fixture.NewFolder("upload"), examples: 4, seed: 5);
+        // It changes the model the host serves: a host of its own.
+        var host = await fixture.FreshHostAsync();
         var id = Guid.NewGuid().ToString("N");
         var store = host.App.Services.GetRequiredService<ArtifactStore>();
 
@@ -117,15 +121,15 @@ public sealed partial class EvaluationDashboardTests
         Assert.Contains($"<option value=\"blob:data/{id}/sft.jsonl\"></option>", Row(training, "blob-data", "</datalist>"));
         var posted = await host.Browser.PostAsync("/training", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = "start-sft", ["__RequestVerificationToken"] = AntiforgeryField().Match(training).Groups[1].Value,
+            ["_handler"] = "start-sft", ["__RequestVerificationToken"] = AntiforgeryToken(training),
             ["name"] = "sft from blobs", ["model"] = $"blob:models/{id}", ["data"] = $"blob:data/{id}/sft.jsonl", ["epochs"] = "1",
             ["learning_rate"] = "1e-3", ["batch_size"] = "2", ["micro_batch_size"] = "1", ["max_seq_len"] = "128", ["save_every"] = "100",
         }));
         var started = await posted.Content.ReadAsStringAsync();
         Assert.True(posted.StatusCode == HttpStatusCode.OK, started);
-        var runId = long.Parse(StartedTrainingLink().Match(started).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var runId = StartedId(started, "training");
         await using var db = await host.App.Services.GetRequiredService<IDbContextFactory<HuatuoDbContext>>().CreateDbContextAsync();
-        var run = await WaitForEndAsync(db, runId);
+        var run = await RunsToEnd.TrainingAsync(db, runId);
         Assert.True(run.Status == RunStatus.Succeeded, $"{run.Status}: {run.Error}");
 
         // Its checkpoint's row serves it; the served-model page names it, and the evaluate link fills in that name.
@@ -135,7 +139,7 @@ public sealed partial class EvaluationDashboardTests
         Assert.Contains($"href=\"/evaluations?model={served}\"", Row(runPage, $"checkpoint-{checkpoint.Step}"));
         var serve = await host.Browser.PostAsync($"/training/{runId}", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["_handler"] = $"serve-{checkpoint.Step}", ["__RequestVerificationToken"] = AntiforgeryField().Match(runPage).Groups[1].Value,
+            ["_handler"] = $"serve-{checkpoint.Step}", ["__RequestVerificationToken"] = AntiforgeryToken(runPage),
         }));
         var serveAnswer = WebUtility.HtmlDecode(await serve.Content.ReadAsStringAsync());
         Assert.True(serve.StatusCode == HttpStatusCode.OK, serveAnswer);
@@ -149,7 +153,7 @@ public sealed partial class EvaluationDashboardTests
         var form = new MultipartFormDataContent
         {
             { new StringContent(name), "_handler" },
-            { new StringContent(AntiforgeryField().Match(page).Groups[1].Value), "__RequestVerificationToken" },
+            { new StringContent(AntiforgeryToken(page)), "__RequestVerificationToken" },
         };
         foreach (var (field, value) in fields) form.Add(new StringContent(value), field);
         return form;

@@ -1,19 +1,16 @@
 using System.Net;
-using System.Text.RegularExpressions;
-using HuatuoAspire.Cli.Hosting;
-using HuatuoAspire.LocalServers;
 using Microsoft.AspNetCore.Builder;
 
-namespace HuatuoAspire.Cli.FunctionalTests;
+namespace HuatuoAspire.Dashboard.FunctionalTests;
 
 /// <summary>Behind a TLS proxy (ACA's ingress): the scheme the proxy forwards makes cookies Secure and redirects https.</summary>
-[Collection(InfrastructureCollection.Name)]
-public sealed partial class ForwardedHeadersTests(InfrastructureFixture fixture)
+[Collection(DashboardCollection.Name)]
+public sealed class ForwardedHeadersTests(DashboardFixture fixture)
 {
     [Fact]
     public async Task BehindATlsProxyTheSignInCookieIsSecureAndRedirectsAreHttps()
     {
-        await using var app = await StartAsync("--Admin:Password=proxy-pw", "--ForwardedHeaders:Enabled=true");
+        await using var app = await fixture.StartDashboardAsync(fixture.DataDirectory, "--Admin:Password=proxy-pw", "--ForwardedHeaders:Enabled=true");
         using var client = Client(app);
 
         var (cookie, redirect) = await SignInAsync(client, forwardedProto: "https");
@@ -26,7 +23,7 @@ public sealed partial class ForwardedHeadersTests(InfrastructureFixture fixture)
     [Fact]
     public async Task WithoutForwardedHeadersEnabledAForgedProtoChangesNothing()
     {
-        await using var app = await StartAsync("--Admin:Password=proxy-pw", "--ForwardedHeaders:Enabled=false");
+        await using var app = await fixture.StartDashboardAsync(fixture.DataDirectory, "--Admin:Password=proxy-pw", "--ForwardedHeaders:Enabled=false");
         using var client = Client(app);
 
         var (cookie, redirect) = await SignInAsync(client, forwardedProto: "https");
@@ -38,7 +35,7 @@ public sealed partial class ForwardedHeadersTests(InfrastructureFixture fixture)
     private static async Task<(string Cookie, string Redirect)> SignInAsync(HttpClient client, string forwardedProto)
     {
         var page = await SendAsync(client, HttpMethod.Get, "/login", forwardedProto);
-        var token = AntiforgeryField().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
+        var token = DashboardHtml.AntiforgeryToken(await page.Content.ReadAsStringAsync());
         var antiforgery = string.Join("; ", page.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]));
         var posted = await SendAsync(client, HttpMethod.Post, "/login", forwardedProto, antiforgery, new FormUrlEncodedContent(new Dictionary<string, string>
         {
@@ -64,15 +61,4 @@ public sealed partial class ForwardedHeadersTests(InfrastructureFixture fixture)
     // Cookies by hand: a cookie container would hold back Secure cookies on this plain-HTTP test connection.
     private static HttpClient Client(WebApplication app) =>
         new(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = new Uri(app.Urls.First()) };
-
-    private async Task<WebApplication> StartAsync(params string[] args)
-    {
-        var app = await AllInOneHost.CreateAsync(new AllInOneOptions(fixture.DataDirectory, $"http://127.0.0.1:{FreePort.Pick()}", args, ["dashboard"]),
-            fixture.Infrastructure, CancellationToken.None);
-        await app.StartAsync();
-        return app;
-    }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 }
