@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace HuatuoAspire.Model.Modules;
 
@@ -11,6 +12,9 @@ namespace HuatuoAspire.Model.Modules;
 /// </summary>
 public static unsafe partial class MatVec
 {
+    /// <summary>How far ahead of the rows it reads the bf16 kernel prefetches.</summary>
+    private const int Bf16PrefetchBytes = 32 << 10;
+
     [ThreadStatic] private static float* t_split;
     [ThreadStatic] private static long t_splitLength;
 
@@ -99,8 +103,13 @@ public static unsafe partial class MatVec
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
         var i = 0;
+        // As the int8 kernel: the four rows are one stream (8 bytes per element step), prefetched 32 KiB ahead; measured
+        // on the base preset's products, 1 thread: 6.5 vs 12.4 ms per step.
+        var ahead = (byte*)w0 + Bf16PrefetchBytes;
         for (; i + 16 <= n; i += 16)
         {
+            Sse.Prefetch0(ahead + 8 * i);
+            Sse.Prefetch0(ahead + 8 * i + 64);
             var even = Vector256.Load(xs + i);
             var odd = Vector256.Load(xs + i + 8);
             var v0 = Vector256.Load((uint*)(w0 + i));

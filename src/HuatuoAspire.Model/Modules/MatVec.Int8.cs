@@ -17,6 +17,9 @@ public static unsafe partial class MatVec
     /// <summary>Whether this machine runs the int8 kernel (it needs AVX2's byte products).</summary>
     public static bool IsInt8Accelerated => Avx2.IsSupported;
 
+    /// <summary>How far ahead of the rows it reads the int8 kernel prefetches (past a range's end it costs a little bandwidth).</summary>
+    private const int Int8PrefetchBytes = 16 << 10;
+
     [ThreadStatic] private static sbyte* t_quants;
     [ThreadStatic] private static float* t_quantScales;
     [ThreadStatic] private static long t_quantsLength;
@@ -126,8 +129,14 @@ public static unsafe partial class MatVec
         var blocks = n / Int8Blocks.BlockSize;
         float* s1 = s0 + blocks, s2 = s1 + blocks, s3 = s2 + blocks;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        // The four rows are one contiguous stream of 4n bytes, of which a block step reads 128: ask for the two lines
+        // 16 KiB ahead of that pace. The hardware prefetcher stops at 4 KiB pages (a quad of base-preset rows is 3 KiB);
+        // measured on the base preset's 127 products, 1 thread: 3.3 vs 7.8 ms per step (34 vs 15 GB/s, the copy bound).
+        var ahead = w0 + Int8PrefetchBytes;
         for (int g = 0, i = 0; g < blocks; g++, i += Int8Blocks.BlockSize)
         {
+            Sse.Prefetch0(ahead + 4 * i);
+            Sse.Prefetch0(ahead + 4 * i + 64);
             var xv = Vector256.Load(xq + i);
             var ax = Avx2.Abs(xv);
             var d = Vector256.Create(xd[g]);
