@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace HuatuoAspire.Model.Modules;
 
@@ -11,6 +12,9 @@ namespace HuatuoAspire.Model.Modules;
 /// </summary>
 public static unsafe partial class MatVec
 {
+    /// <summary>How far ahead of the rows it reads the bf16 kernel prefetches.</summary>
+    private const int Bf16PrefetchBytes = 32 << 10;
+
     [ThreadStatic] private static float* t_split;
     [ThreadStatic] private static long t_splitLength;
 
@@ -66,7 +70,14 @@ public static unsafe partial class MatVec
         for (; o + 4 <= o1; o += 4)
         {
             var w0 = w + (long)o * n;
-            for (var r = 0; r < rows; r++)
+            var r = 0;
+            for (; r + 2 <= rows; r += 2)
+            {
+                Bf16Dot4x2(w0, n, xs + (long)r * n, xs + (long)(r + 1) * n, out var a, out var c);
+                Store4(y + (long)r * outFeatures + o, a, b, o);
+                Store4(y + (long)(r + 1) * outFeatures + o, c, b, o);
+            }
+            if (r < rows)
             {
                 Bf16Dot4(w0, n, xs + (long)r * n, out var sums);
                 Store4(y + (long)r * outFeatures + o, sums, b, o);
@@ -99,8 +110,13 @@ public static unsafe partial class MatVec
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
         var i = 0;
+        // As the int8 kernel: the four rows are one stream (8 bytes per element step), prefetched 32 KiB ahead; measured
+        // on the base preset's products, 1 thread: 6.5 vs 12.4 ms per step.
+        var ahead = (byte*)w0 + Bf16PrefetchBytes;
         for (; i + 16 <= n; i += 16)
         {
+            Sse.Prefetch0(ahead + 8 * i);
+            Sse.Prefetch0(ahead + 8 * i + 64);
             var even = Vector256.Load(xs + i);
             var odd = Vector256.Load(xs + i + 8);
             var v0 = Vector256.Load((uint*)(w0 + i));
@@ -126,6 +142,63 @@ public static unsafe partial class MatVec
             s3 += Bf16(w3[i]) * xv;
         }
         sums = Vector128.Create(s0, s1, s2, s3);
+    }
+
+    /// <summary>
+    /// Four weight rows against two input rows (batches and prefill): each weight vector is loaded and split once for
+    /// both, which halves the integer work per product of the one-row loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Bf16Dot4x2(ushort* w0, int n, float* xs, float* zs, out Vector128<float> sumsX, out Vector128<float> sumsZ)
+    {
+        ushort* w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
+        var high = Vector256.Create(0xFFFF0000u);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        var i = 0;
+        var ahead = (byte*)w0 + Bf16PrefetchBytes;
+        for (; i + 16 <= n; i += 16)
+        {
+            Sse.Prefetch0(ahead + 8 * i);
+            Sse.Prefetch0(ahead + 8 * i + 64);
+            var xe = Vector256.Load(xs + i);
+            var xo = Vector256.Load(xs + i + 8);
+            var ze = Vector256.Load(zs + i);
+            var zo = Vector256.Load(zs + i + 8);
+            var v = Vector256.Load((uint*)(w0 + i));
+            var even = (v << 16).AsSingle();
+            var odd = (v & high).AsSingle();
+            a0 = MulAdd(odd, xo, MulAdd(even, xe, a0));
+            c0 = MulAdd(odd, zo, MulAdd(even, ze, c0));
+            v = Vector256.Load((uint*)(w1 + i));
+            even = (v << 16).AsSingle();
+            odd = (v & high).AsSingle();
+            a1 = MulAdd(odd, xo, MulAdd(even, xe, a1));
+            c1 = MulAdd(odd, zo, MulAdd(even, ze, c1));
+            v = Vector256.Load((uint*)(w2 + i));
+            even = (v << 16).AsSingle();
+            odd = (v & high).AsSingle();
+            a2 = MulAdd(odd, xo, MulAdd(even, xe, a2));
+            c2 = MulAdd(odd, zo, MulAdd(even, ze, c2));
+            v = Vector256.Load((uint*)(w3 + i));
+            even = (v << 16).AsSingle();
+            odd = (v & high).AsSingle();
+            a3 = MulAdd(odd, xo, MulAdd(even, xe, a3));
+            c3 = MulAdd(odd, zo, MulAdd(even, ze, c3));
+        }
+        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+        float t0 = Vector256.Sum(c0), t1 = Vector256.Sum(c1), t2 = Vector256.Sum(c2), t3 = Vector256.Sum(c3);
+        for (; i < n; i++)
+        {
+            float xv = xs[i], zv = zs[i];
+            float u0 = Bf16(w0[i]), u1 = Bf16(w1[i]), u2 = Bf16(w2[i]), u3 = Bf16(w3[i]);
+            s0 += u0 * xv; t0 += u0 * zv;
+            s1 += u1 * xv; t1 += u1 * zv;
+            s2 += u2 * xv; t2 += u2 * zv;
+            s3 += u3 * xv; t3 += u3 * zv;
+        }
+        sumsX = Vector128.Create(s0, s1, s2, s3);
+        sumsZ = Vector128.Create(t0, t1, t2, t3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -47,9 +47,11 @@ public static unsafe partial class MatVec
 
     /// <summary>
     /// One product split into <see cref="Parts"/> contiguous blocks of output rows (multiples of 16 rows). x is the
-    /// input as given, except for bf16 weights, where it is the even/odd split <see cref="SplitEvenOdd"/> makes.
+    /// input as given, except for bf16 weights, where it is the even/odd split <see cref="SplitEvenOdd"/> makes, and
+    /// int8 weights, where it is x's int8 blocks with their scales in <paramref name="xScales"/>.
     /// </summary>
-    internal readonly struct Job(WeightKind kind, float* x, void* w, float* scales, float* b, float* y, int rows, int inFeatures, int outFeatures, int parts)
+    internal readonly struct Job(WeightKind kind, void* x, void* w, float* scales, float* b, float* y, int rows, int inFeatures, int outFeatures, int parts,
+        float* xScales = null)
     {
         public int Parts => parts;
 
@@ -63,9 +65,9 @@ public static unsafe partial class MatVec
             if (start >= end) return;
             switch (kind)
             {
-                case WeightKind.F32: Range(x, (float*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
-                case WeightKind.BFloat16: RangeBf16(x, (ushort*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
-                default: RangeInt8(x, (sbyte*)w, scales, b, y, rows, inFeatures, outFeatures, start, end); break;
+                case WeightKind.F32: Range((float*)x, (float*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
+                case WeightKind.BFloat16: RangeBf16((float*)x, (ushort*)w, b, y, rows, inFeatures, outFeatures, start, end); break;
+                default: RangeInt8((sbyte*)x, xScales, (sbyte*)w, scales, b, y, rows, inFeatures, outFeatures, start, end); break;
             }
         }
     }

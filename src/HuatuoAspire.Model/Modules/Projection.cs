@@ -10,9 +10,9 @@ namespace HuatuoAspire.Model.Modules;
 /// <summary>
 /// A linear projection y = x·Wᵀ + b with the parameters of <c>nn.Linear</c> (<c>weight</c> [out, in], optional
 /// <c>bias</c>), so state-dict keys stay <c>…q_proj.weight</c>. Decode on CPU in fp32 (few rows, no gradient) runs
-/// the bandwidth-bound <see cref="MatVec"/> kernel, on fp32, bf16 or int8 weights (<see cref="WeightStorage"/>);
-/// everything else (training, prefill, CUDA) goes through <c>F.linear</c>, on bf16/int8 weights one block of output rows
-/// dequantized at a time. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a
+/// the bandwidth-bound <see cref="MatVec"/> kernel, on fp32, bf16 or int8 weights (<see cref="WeightStorage"/>), and
+/// so does prefill on bf16/int8 weights (in passes of 16 rows); everything else (training, fp32 prefill, CUDA) goes
+/// through <c>F.linear</c>, on bf16/int8 weights one block of output rows dequantized at a time. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a
 /// registered parameter, so the Hugging Face state dict of the model never contains it.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
@@ -124,9 +124,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// x·Wᵀ + b: the <see cref="MatVec"/> kernel when x has at most <see cref="MatVec.MaxRows"/> rows, everything is
-    /// contiguous fp32 (W also bf16, or int8 with <paramref name="scales"/>) on the CPU and no gradient is needed;
-    /// <c>F.linear</c> otherwise.
+    /// x·Wᵀ + b: the <see cref="MatVec"/> kernel when everything is contiguous fp32 (W also bf16, or int8 with
+    /// <paramref name="scales"/>) on the CPU, no gradient is needed and x has at most <see cref="MatVec.MaxRows"/> rows
+    /// (any number of rows, in passes of that many, for bf16 and int8 W); <c>F.linear</c> otherwise.
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales = null) => Linear(x, weight, bias, scales, out _);
 
@@ -134,7 +134,8 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales, out bool usedKernel)
     {
-        usedKernel = CanUseKernel(x, weight, bias, scales, out var rows);
+        usedKernel = CanUseKernel(x, weight, bias, scales, out var rows)
+                     && (rows <= MatVec.MaxRows || weight.dtype is ScalarType.BFloat16 or ScalarType.Int8);
         if (usedKernel) return Kernel(x, weight, bias, scales, rows);
         return weight.dtype == x.dtype ? F.linear(x, weight, bias) : DequantizedLinear(x, weight, bias, scales);
     }
@@ -245,7 +246,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         var (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1]);
         if (x.dim() == 0 || x.shape[^1] != inFeatures || inFeatures > int.MaxValue || outFeatures > int.MaxValue) return false;
         var total = x.NumberOfElements / Math.Max(1, inFeatures);
-        if (total is < 1 or > MatVec.MaxRows) return false;
+        if (total is < 1 or > int.MaxValue) return false;
         if (is_grad_enabled() && (weight.requires_grad || x.requires_grad || (bias?.requires_grad ?? false))) return false;
         if (!x.is_contiguous() || !weight.is_contiguous()) return false;
         if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.device_type != DeviceType.CPU || !bias.is_contiguous()
@@ -262,17 +263,29 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         var (inFeatures, outFeatures) = ((int)weight.shape[1], (int)weight.shape[0]);
         var threads = KernelThreads ?? get_num_threads();
         var b = bias is null ? null : (float*)Data(bias);
-        switch (weight.dtype)
+        var w = Data(weight);
+        var s = scales is null ? null : (float*)Data(scales);
+        var xp = (float*)Data(x);
+        var yp = (float*)Data(y);
+        // Prefill on bf16/int8 weights: passes of MaxRows rows, each reading W once for all of them (from memory once
+        // per pass, a 16-row pass is compute-bound), on the workers, instead of widening W to fp32 for F.linear.
+        for (var r = 0; r < rows; r += MatVec.MaxRows)
         {
-            case ScalarType.Float32:
-                MatVec.Multiply((float*)Data(x), (float*)Data(weight), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
-                break;
-            case ScalarType.BFloat16:
-                MatVec.MultiplyBFloat16((float*)Data(x), (ushort*)Data(weight), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
-                break;
-            default:
-                MatVec.MultiplyInt8((float*)Data(x), (sbyte*)Data(weight), (float*)Data(scales!), b, (float*)Data(y), rows, inFeatures, outFeatures, threads);
-                break;
+            var n = Math.Min(MatVec.MaxRows, rows - r);
+            var xr = xp + (long)r * inFeatures;
+            var yr = yp + (long)r * outFeatures;
+            switch (weight.dtype)
+            {
+                case ScalarType.Float32:
+                    MatVec.Multiply(xr, (float*)w, b, yr, n, inFeatures, outFeatures, threads);
+                    break;
+                case ScalarType.BFloat16:
+                    MatVec.MultiplyBFloat16(xr, (ushort*)w, b, yr, n, inFeatures, outFeatures, threads);
+                    break;
+                default:
+                    MatVec.MultiplyInt8(xr, (sbyte*)w, s, b, yr, n, inFeatures, outFeatures, threads);
+                    break;
+            }
         }
         return y;
     }

@@ -12,6 +12,10 @@ public sealed class CpuDecodeStepTests(ITestOutputHelper output)
 {
     // Both paths sum the same products in another order (measured max |Δ| ~1e-6 on the tiny models).
     private const double Tolerance = 1e-4;
+    // int8 rounds each product's input to int8 blocks: both paths give identical numbers, but where libtorch's own
+    // operations (norms, attention) differ by an ulp, e.g. when another test changes its thread count, one input value
+    // on a rounding boundary lands one step (d = max|x|/127) apart (measured once: 4.5e-3).
+    private const double Int8Tolerance = 2e-2;
 
     private static readonly int[][] Prompts =
     [
@@ -32,17 +36,25 @@ public sealed class CpuDecodeStepTests(ITestOutputHelper output)
         var fused = Generate(model, useCpuDecodeStep: true);
         var libtorch = Generate(model, useCpuDecodeStep: false);
 
+        var tolerance = weights == "int8" ? Int8Tolerance : Tolerance;
         Assert.Equal(libtorch.Select(t => t.Token.TokenId), fused.Select(t => t.Token.TokenId));
         var worst = 0.0;
         for (var i = 0; i < fused.Count; i++)
         {
             worst = Math.Max(worst, Math.Abs(fused[i].Token.RawLogProb - libtorch[i].Token.RawLogProb));
-            Assert.Equal(libtorch[i].TopLogprobs!.Select(t => t.TokenId), fused[i].TopLogprobs!.Select(t => t.TokenId));
-            for (var k = 0; k < fused[i].TopLogprobs!.Length; k++)
-                worst = Math.Max(worst, Math.Abs(fused[i].TopLogprobs![k].Logprob - libtorch[i].TopLogprobs![k].Logprob));
+            var theirs = libtorch[i].TopLogprobs!;
+            foreach (var ours in fused[i].TopLogprobs!)
+            {
+                // The same alternatives with the same log-probabilities; one may trade places with the next-best only
+                // where the two are within the tolerance.
+                var at = Array.FindIndex(theirs, t => t.TokenId == ours.TokenId);
+                var reference = at >= 0 ? theirs[at].Logprob : theirs[^1].Logprob;
+                Assert.True(at >= 0 || Math.Abs(ours.Logprob - reference) <= tolerance, $"step {i}: token {ours.TokenId} is not among libtorch's alternatives");
+                worst = Math.Max(worst, Math.Abs(ours.Logprob - reference));
+            }
         }
         output.WriteLine($"{arch} {weights}: {fused.Count} tokens, max |Δ log p| {worst:E2}");
-        Assert.True(worst <= Tolerance, $"max |Δ log p| {worst}");
+        Assert.True(worst <= tolerance, $"max |Δ log p| {worst}");
     }
 
     [Fact]

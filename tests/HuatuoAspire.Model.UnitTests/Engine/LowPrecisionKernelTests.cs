@@ -1,14 +1,16 @@
 using HuatuoAspire.Model.Modules;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
-/// The bf16 and int8 decode kernels compute what <c>F.linear</c> computes on the same weights widened to fp32, on one to
-/// sixteen rows, with tails, biases and workers; and int8 blocks follow llama.cpp's Q8_0 rule.
+/// The bf16 and int8 kernels compute what <c>F.linear</c> computes on the same weights widened to fp32 (the int8 kernel
+/// on its inputs rounded to Q8_0 blocks, as llama.cpp's), on one to sixteen rows and in passes of sixteen, with tails,
+/// biases and workers; and int8 blocks follow llama.cpp's Q8_0 rule.
 /// </summary>
-public sealed class LowPrecisionKernelTests
+public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
 {
     private static void AssertClose(Tensor expected, Tensor actual)
     {
@@ -40,6 +42,10 @@ public sealed class LowPrecisionKernelTests
             var actual = Projection.Linear(x, w, b, null, out var used);
             Assert.True(used);
             AssertClose(F.linear(x, w.to(ScalarType.Float32), b), actual);
+            // Many rows (prefill) run the same kernel in passes of 16 rows.
+            var many = randn(40, inFeatures);
+            AssertClose(F.linear(many, w.to(ScalarType.Float32), b), Projection.Linear(many, w, b, null, out used));
+            Assert.True(used);
         }
         finally
         {
@@ -53,7 +59,7 @@ public sealed class LowPrecisionKernelTests
     [InlineData(8, 512, 1031, true, 3)]
     [InlineData(16, 352, 130, false, 2)]
     [InlineData(1, 2048, 4099, false, 2)]
-    public void TheInt8KernelEqualsFLinearOnTheDequantizedWeights(int rows, int inFeatures, int outFeatures, bool bias, int threads)
+    public void TheInt8KernelEqualsFLinearOnTheDequantizedWeightsAndQ8_0RoundedInputs(int rows, int inFeatures, int outFeatures, bool bias, int threads)
     {
         using var scope = NewDisposeScope();
         var before = get_num_threads();
@@ -62,20 +68,75 @@ public sealed class LowPrecisionKernelTests
         {
             manual_seed(rows * 100 + inFeatures);
             var (q, s) = Quantized(randn(outFeatures, inFeatures));
+            var w = Projection.Dequantize(q, s);
             var b = bias ? randn(outFeatures) : null;
             var x = randn(1, rows, inFeatures);
             using var _ = no_grad();
             var actual = Projection.Linear(x, q, b, s, out var used);
             Assert.True(used);
-            AssertClose(F.linear(x, Projection.Dequantize(q, s), b), actual);
-            // Many rows (prefill) take the dequantizing product and agree too.
+            AssertClose(F.linear(RoundedToQ8_0(x), w, b), actual);
+            // Many rows (prefill) run the same kernel in passes of 16 rows and agree too.
             var many = randn(40, inFeatures);
-            AssertClose(F.linear(many, Projection.Dequantize(q, s), b), Projection.Linear(many, q, b, s));
+            AssertClose(F.linear(RoundedToQ8_0(many), w, b), Projection.Linear(many, q, b, s, out used));
+            Assert.True(used);
         }
         finally
         {
             set_num_threads(before);
         }
+    }
+
+    [Fact]
+    public void RoundingTheInputsToInt8BlocksStaysWithinTheStatedToleranceOfFp32Inputs()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var (q, s) = Quantized(randn(1024, 2048));
+        var x = randn(4, 2048);
+        using var _ = no_grad();
+        var exact = F.linear(x, Projection.Dequantize(q, s), null);
+        var ours = Projection.Linear(x, q, null, s);
+        // Half a step of max|x|/127 per element: measured 6.0e-3 of the largest output on normal x and w.
+        var scale = exact.abs().max().item<float>();
+        var error = (exact - ours).abs().max().item<float>();
+        output.WriteLine($"Q8_0-rounded inputs vs fp32 inputs: max |Δ| {error:E2} of the largest output {scale:E2} ({error / scale:E2})");
+        Assert.True(error <= 1e-2 * scale, $"max error {error} relative to {scale}");
+    }
+
+    [Fact]
+    public void ActivationBlocksRoundByTheWeightsQ8_0RuleIncludingTies()
+    {
+        // max |x| = 127 gives d = 1: halves are exact ties and round away from zero; 0.49999997 stays 0.
+        var values = new float[64];
+        values[0] = 127f;
+        values[1] = 2.5f;
+        values[2] = -3.5f;
+        values[3] = 0.49999997f;
+        values[4] = -0.5f;
+        values[5] = -126.5f;
+        var random = new Random(11);
+        for (var i = 32; i < 64; i++) values[i] = (float)(random.NextDouble() * 6 - 3);
+        var expected = new sbyte[64];
+        var expectedScales = new float[2];
+        Int8Blocks.Quantize(values, expected, expectedScales);
+        Assert.Equal([127, 3, -4, 0, -1, -127], expected[..6].Select(v => (int)v));
+
+        var quants = new sbyte[64];
+        var scales = new float[2];
+        ActivationBlocks.Quantize(values, quants, scales);
+        Assert.Equal(expected, quants);
+        Assert.Equal(expectedScales, scales);
+    }
+
+    /// <summary>x with every row rounded to Q8_0 blocks and back (the input the int8 kernel multiplies).</summary>
+    private static Tensor RoundedToQ8_0(Tensor x)
+    {
+        var values = x.contiguous().data<float>().ToArray();
+        var quants = new sbyte[values.Length];
+        var scales = new float[values.Length / Int8Blocks.BlockSize];
+        Int8Blocks.Quantize(values, quants, scales);
+        var rounded = quants.Select((v, i) => v * scales[i / Int8Blocks.BlockSize]).ToArray();
+        return tensor(rounded, x.shape);
     }
 
     [Fact]
