@@ -30,7 +30,9 @@ public sealed record StructuredOutputBenchmarkResult(
     PerTokenCost ClosingMask,
     PerTokenCost ClosingMaskFirstPass,
     int MaskedStates,
-    double MaskBuildMillisecondsPerState)
+    double MaskBuildMillisecondsPerState,
+    int ClosingStates,
+    double ClosingBuildMillisecondsPerState)
 {
     /// <summary>What a constrained token costs beyond a free one in batch-1 decode, from the two decode figures.</summary>
     public double DecodeOverheadMicrosecondsPerToken => 1e6 / JsonDecodeTokensPerSecond - 1e6 / PlainDecodeTokensPerSecond;
@@ -44,7 +46,7 @@ public sealed record StructuredOutputBenchmarkResult(
 /// constrained with a budget of at most <see cref="TokenAutomaton.ClosingHorizon"/> tokens per reply (so every step is
 /// in the tail where the cursor keeps only tokens after which the value can still close, as the service does for a
 /// max_tokens of 128 or less), on the same model and seeds; the constraint alone per token (mask and cursor) in both
-/// modes, mean and 95th percentile; and the one-off cost of a state's allowed set (a walk of the vocabulary trie).
+/// modes, mean and 95th percentile; and the one-off costs of a state's allowed set and of its closing distances (each a walk of the vocabulary trie).
 /// </summary>
 public static class StructuredOutputBenchmark
 {
@@ -75,7 +77,8 @@ public static class StructuredOutputBenchmark
             budgeted = Math.Max(budgeted, Decode(model, prompt, tokens, automaton, ClosingBudget, null));
         }
         return new StructuredOutputBenchmarkResult(grammar.Key, vocabulary.Size, vocabulary.TrieNodes, vocabularyMs, plain, json, budgeted, ClosingBudget,
-            mask, closing, closingFirstPass, automaton.MaskedStates, automaton.MaskBuildTime.TotalMilliseconds / Math.Max(1, automaton.MaskedStates));
+            mask, closing, closingFirstPass, automaton.MaskedStates, automaton.MaskBuildTime.TotalMilliseconds / Math.Max(1, automaton.MaskedStates),
+            automaton.ClosingStates, automaton.ClosingBuildTime.TotalMilliseconds / Math.Max(1, automaton.ClosingStates));
     }
 
     // Tokens per second of batch-1 sampled decode steps (prefills not counted). Constrained: a sequence that ends (a

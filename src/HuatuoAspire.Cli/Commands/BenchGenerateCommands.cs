@@ -178,5 +178,7 @@ public static class BenchGenerateCommands
         row("json: closing tail, first pass (fills caches)", Cost(result.ClosingMaskFirstPass));
         row("json: allowed set of a new state (once)", string.Create(CultureInfo.InvariantCulture,
             $"{result.MaskBuildMillisecondsPerState:F2} ms ({result.MaskedStates} states)"));
+        row("json: closing distances of a new state (once)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.ClosingBuildMillisecondsPerState:F2} ms ({result.ClosingStates} states)"));
     }
 }
