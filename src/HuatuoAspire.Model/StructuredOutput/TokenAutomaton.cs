@@ -143,15 +143,16 @@ public sealed class TokenAutomaton
         return bits;
     }
 
-    // The same walk as Compute, reading the shortest completion at each node where tokens end (cached per byte state,
-    // so a string's content tokens, which all lead back to the same state, cost one search).
+    // The same walk as Compute, reading the shortest completion at each node where tokens end (cached per byte state;
+    // neighbouring nodes mostly lead to the same state, a string's content tokens all back to the string itself).
     private ClosingDistances ComputeClosing(int state)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var v = Vocabulary;
-        var ids = new List<int>();
-        var distances = new List<int>();
+        var distanceOf = new int[v.Size];
+        Array.Fill(distanceOf, -1);
         var histogram = new int[ClosingHorizon + 1];
+        int lastState = JsonByteAutomaton.Dead, lastDistance = 0;
         var top = 0;
         _nodeStack[top] = 0;
         _stateStack[top++] = state;
@@ -168,12 +169,11 @@ public sealed class TokenAutomaton
                 var child = v.EdgeNode[e];
                 if (v.FirstTokenAtNode[child] >= 0)
                 {
-                    var distance = Math.Min(_bytes.ShortestCompletion(next).Distance, ClosingHorizon);
+                    if (next != lastState) (lastState, lastDistance) = (next, Math.Min(_bytes.ShortestCompletion(next).Distance, ClosingHorizon));
                     for (var t = v.FirstTokenAtNode[child]; t >= 0; t = v.NextTokenAtNode[t])
                     {
-                        ids.Add(t);
-                        distances.Add(distance);
-                        histogram[distance]++;
+                        distanceOf[t] = lastDistance;
+                        histogram[lastDistance]++;
                     }
                 }
                 if (v.ChildCount[child] == 0) continue;
@@ -187,11 +187,17 @@ public sealed class TokenAutomaton
             }
         }
         var common = Array.IndexOf(histogram, histogram.Max());
-        var others = Enumerable.Range(0, ids.Count).Where(i => distances[i] != common)
-            .OrderByDescending(i => distances[i]).ThenBy(i => ids[i]).ToArray();
+        var others = new List<long>();
+        for (var id = 0; id < distanceOf.Length; id++)
+        {
+            // Sorting the keys orders by distance descending, then by id.
+            if (distanceOf[id] >= 0 && distanceOf[id] != common) others.Add((long)(ClosingHorizon - distanceOf[id]) << 32 | (uint)id);
+        }
+        others.Sort();
         ClosingStates++;
         ClosingBuildTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        return new ClosingDistances(common, histogram[common], others.Select(i => ids[i]).ToArray(), others.Select(i => distances[i]).ToArray());
+        return new ClosingDistances(common, histogram[common], others.Select(k => (int)(k & 0xFFFFFFFF)).ToArray(),
+            others.Select(k => ClosingHorizon - (int)(k >> 32)).ToArray());
     }
 
     private sealed class Cursor(TokenAutomaton automaton, int tokenBudget) : ITokenConstraint
