@@ -9,7 +9,8 @@ namespace HuatuoAspire.Model.StructuredOutput;
 /// grammar and vocabulary (<see cref="TokenVocabulary.AutomatonFor"/>) and shared by every sequence that uses it;
 /// thread-safe. <see cref="Begin"/> gives one sequence its own cursor. Given the sequence's token budget, the cursor
 /// closes the value before the budget runs out (the shortest completion, one byte token at a time), so a reply cut by
-/// its length still parses.
+/// its length still parses; what it needs for that, the shortest completion after each allowed token, is also computed
+/// once per state (<see cref="ClosingDistances"/>), so a step in the tail costs about what an ordinary step does.
 /// </summary>
 public sealed class TokenAutomaton
 {
