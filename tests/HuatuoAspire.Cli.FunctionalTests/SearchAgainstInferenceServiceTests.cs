@@ -78,6 +78,8 @@ public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fix
             {
                 var schema = step.Kind == SearchStepKind.Reformat ? SearchPrompts.ReformatSchema : CotStepSchema.Format;
                 replies.AddRange(step.RawOutputs.Select(r => ($"search {step.Kind}", schema.Schema, r)));
+                // The judge the search asks about each conclusion answers through the same service.
+                if (step.Verdict?.RawOutput is { } judged) replies.Add(("search judge", LlmJudgeVerifier.Schema.Schema, judged));
             }
             // Usage comes back from the service: the prompt's tokens and the generated ones.
             Assert.True(result.Usage.InputTokens > 0 && result.Usage.OutputTokens > 0, $"usage: {result.Usage}");
@@ -94,6 +96,7 @@ public sealed class SearchAgainstInferenceServiceTests(InfrastructureFixture fix
             output.WriteLine($"{group.Key}: {group.Count()} replies of {string.Join(", ", group.Select(r => r.Reply.Length))} characters");
         Assert.True(endpoint.StructuredOutputEnabled, "the service refused a schema, so the endpoint fell back to free text");
         Assert.Contains(replies, r => r.Where.StartsWith("search", StringComparison.Ordinal));
+        Assert.Contains(replies, r => r.Where.StartsWith("construction", StringComparison.Ordinal));
         Assert.All(replies, r => Assert.True(TestSchemas.Problem(r.Schema, r.Reply) is null, $"{r.Where}: {TestSchemas.Problem(r.Schema, r.Reply)}"));
         await app.StopAsync();
     }

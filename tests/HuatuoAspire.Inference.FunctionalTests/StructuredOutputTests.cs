@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HuatuoAspire.Model;
 using HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 namespace HuatuoAspire.Inference.FunctionalTests;
@@ -143,6 +144,39 @@ public sealed class StructuredOutputTests(TinyEngineModel tiny) : IClassFixture<
         Assert.StartsWith("{", cut.TrimStart());
         Assert.Equal(6, Encoding.UTF8.GetByteCount(cut)); // one byte per token with the byte tokenizer
         Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(cut));
+    }
+
+    [Fact]
+    public async Task JsonSchemaRepliesOverTheLlama31VocabularyFollowTheSchemaWithinMaxTokens()
+    {
+        // An untrained tiny model with the real Llama-3.1 tokenizer: 128,256 tokens to mask at every step, most of them
+        // allowed inside a string, so only the closing tail (the last tokens of max_tokens) makes the reply end.
+        var folder = Path.Combine(Path.GetTempPath(), "huatuo-llama-vocabulary-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (ModelPresets.Create(folder, ModelArchitecture.Llama, ModelPreset.Tiny,
+                       Path.Combine(Checkout.NpmFolder, "node_modules", "@lenml", "tokenizer-llama3_1"), seed: 3)) { }
+            await using var server = await InferenceServer.StartAsync(folder, tiny.Loader, maxBatchSize: 4, contextLength: 512, modelId: "tiny");
+            // Budgets above the schemas' shortest values in bytes (10 and 78), which the cursor counts as one token each.
+            foreach (var (schema, maxTokens) in new[] { (TestSchemas.ChainOfThought, 40), (TestSchemas.EveryKind, 100) })
+            {
+                var asks = Enumerable.Range(0, 4).Select(seed => Ask(Schema(schema), seed, maxTokens: maxTokens)).ToList();
+                foreach (var (status, reply) in await Task.WhenAll(asks.Select(a => server.PostChatAsync(a))))
+                {
+                    Assert.True(status == 200, reply.ToJsonString());
+                    var content = reply["choices"]![0]!["message"]!["content"]!.GetValue<string>();
+                    Assert.InRange(reply["usage"]!["completion_tokens"]!.GetValue<int>(), 1, maxTokens);
+                    Assert.True(TestSchemas.Problem(schema, content) is null, $"{TestSchemas.Problem(schema, content)}: {content}");
+                }
+                // A reply the budget closed may end on its last token, before the end-of-sequence: "length", and whole.
+                var (streamed, _) = await ReplyAsync(server, Ask(Schema(schema), 9, stream: true, maxTokens: maxTokens));
+                Assert.True(TestSchemas.Problem(schema, streamed) is null, $"{TestSchemas.Problem(schema, streamed)}: {streamed}");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using HuatuoAspire.Benchmarks.Generation;
 using HuatuoAspire.Benchmarks.LlamaCpp;
 using HuatuoAspire.Benchmarks.StructuredOutput;
 using HuatuoAspire.Model;
 using HuatuoAspire.Model.Generation;
 using HuatuoAspire.Model.Gguf;
+using HuatuoAspire.Model.StructuredOutput;
 using HuatuoAspire.Model.Tokenization;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -43,11 +45,15 @@ public static class BenchGenerateCommands
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Also measure structured output: batch-1 sampled decode free and under response_format json_object, and the per-token cost of the mask over the folder's tokenizer.",
+            Description = "Also measure structured output: batch-1 sampled decode free and under response_format json_object (with and without a token budget that keeps every step in the closing tail), and the per-token cost of the mask over the folder's tokenizer, mean and p95.",
+        };
+        var jsonSchema = new Option<FileInfo>("--json-schema")
+        {
+            Description = "With --json: measure under this JSON schema (a file holding the schema itself, as in response_format json_schema) instead of json_object.",
         };
         var command = new Command("generate", "Prefill and decode tokens/s (batch 1 and 8), peak memory, perplexity, the memory-bandwidth bound of decode, and llama.cpp beside them.")
         {
-            model, threads, prompt, steps, batch, device, dtype, compare, json,
+            model, threads, prompt, steps, batch, device, dtype, compare, json, jsonSchema,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -57,6 +63,8 @@ public static class BenchGenerateCommands
             var llamaAvailable = true;
             var llamaMissing = "";
             if (parse.GetValue(compare)) llamaAvailable = LlamaCppBenchmark.IsAvailable(out llamaMissing);
+            // The schema is read before the long measurements, so that a bad one fails at once.
+            var grammar = parse.GetValue(jsonSchema) is { } schemaFile ? ReadSchema(schemaFile) : JsonGrammar.AnyObjectGrammar;
 
             // What the runtime and libtorch hold before any weight: the peak minus this is what the model costs.
             var beforeLoad = ResidentMemory.Current();
@@ -117,7 +125,7 @@ public static class BenchGenerateCommands
             Row("by CPU time: decode batch 1", F(result.DecodeBatch1TokensPerCpuSecond, "tok/CPU-s"));
             Row("by CPU time: copy bandwidth", F(result.CopyBandwidthBytesPerCpuSecond / 1e9, "GB/CPU-s"));
             Row("by CPU time: batch-1 decode vs bound", F(result.PercentOfBoundByCpuTime, "% (meaningful with --threads 1)"));
-            if (parse.GetValue(json)) AddStructuredOutputRows((figure, value) => Row(figure, value), lm, dir, parse.GetValue(steps), F);
+            if (parse.GetValue(json)) AddStructuredOutputRows((figure, value) => Row(figure, value), lm, dir, grammar, parse.GetValue(steps), F);
             Row("load average (1, 5, 15 min)", LoadAverage());
             AnsiConsole.Write(table);
             if (!llamaAvailable) AnsiConsole.WriteLine($"llama.cpp comparison skipped: {llamaMissing}");
@@ -133,17 +141,44 @@ public static class BenchGenerateCommands
         return File.Exists(path) ? string.Join(", ", File.ReadAllText(path).Split(' ').Take(3)) : "unknown";
     }
 
-    private static void AddStructuredOutputRows(Action<string, string> row, CausalLanguageModel lm, string dir, int steps, Func<double, string, string> f)
+    private static JsonGrammar ReadSchema(FileInfo file)
     {
-        Console.Error.WriteLine("measuring structured output (json_object) ...");
-        var result = StructuredOutputBenchmark.Run(lm, HfTokenizer.FromFolder(dir), Math.Max(steps, 64));
+        if (!file.Exists) throw new FileNotFoundException($"--json-schema: {file.FullName} does not exist.");
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(file.FullName));
+            return JsonSchemaCompiler.Compile(document.RootElement);
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"--json-schema: {file.FullName} is not JSON: {e.Message}");
+        }
+        catch (UnsupportedJsonSchemaException e)
+        {
+            throw new ArgumentException($"--json-schema: {e.Message}");
+        }
+    }
+
+    private static void AddStructuredOutputRows(Action<string, string> row, CausalLanguageModel lm, string dir, JsonGrammar grammar, int steps,
+        Func<double, string, string> f)
+    {
+        Console.Error.WriteLine($"measuring structured output ({grammar.Key}) ...");
+        var result = StructuredOutputBenchmark.Run(lm, HfTokenizer.FromFolder(dir), grammar, Math.Max(steps, 64));
+        string Cost(PerTokenCost c) => string.Create(CultureInfo.InvariantCulture, $"{c.MeanMicroseconds:F1} µs mean, {c.P95Microseconds:F1} µs p95");
+        row("json: response format", result.Grammar.Length > 60 ? result.Grammar[..57] + "..." : result.Grammar);
         row("json: vocabulary (trie nodes, build)", string.Create(CultureInfo.InvariantCulture,
             $"{result.VocabularySize:N0} tokens ({result.TrieNodes:N0} nodes, {result.VocabularyBuildMilliseconds:F0} ms)"));
         row("json: decode batch 1, T = 1, free", f(result.PlainDecodeTokensPerSecond, "tok/s"));
-        row("json: decode batch 1, T = 1, json_object", f(result.JsonDecodeTokensPerSecond, "tok/s"));
-        row("json: decode overhead per token", f(result.DecodeOverheadMicrosecondsPerToken, "µs"));
-        row("json: mask + cursor per token (cached states)", f(result.MaskMicrosecondsPerToken, "µs"));
+        row("json: decode batch 1, T = 1, constrained", f(result.JsonDecodeTokensPerSecond, "tok/s"));
+        row($"json: decode batch 1, T = 1, constrained, max_tokens {result.DecodeBudget}", f(result.BudgetedJsonDecodeTokensPerSecond, "tok/s"));
+        row("json: decode overhead per token (no budget, budget)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.DecodeOverheadMicrosecondsPerToken:F0} µs, {result.BudgetedDecodeOverheadMicrosecondsPerToken:F0} µs"));
+        row("json: mask + cursor per token (cached states)", Cost(result.Mask));
+        row($"json: same in the closing tail (budget {result.DecodeBudget})", Cost(result.ClosingMask));
+        row("json: closing tail, first pass (fills caches)", Cost(result.ClosingMaskFirstPass));
         row("json: allowed set of a new state (once)", string.Create(CultureInfo.InvariantCulture,
             $"{result.MaskBuildMillisecondsPerState:F2} ms ({result.MaskedStates} states)"));
+        row("json: closing distances of a new state (once)", string.Create(CultureInfo.InvariantCulture,
+            $"{result.ClosingBuildMillisecondsPerState:F2} ms ({result.ClosingStates} states)"));
     }
 }

@@ -9,12 +9,14 @@ namespace HuatuoAspire.Model.StructuredOutput;
 /// grammar and vocabulary (<see cref="TokenVocabulary.AutomatonFor"/>) and shared by every sequence that uses it;
 /// thread-safe. <see cref="Begin"/> gives one sequence its own cursor. Given the sequence's token budget, the cursor
 /// closes the value before the budget runs out (the shortest completion, one byte token at a time), so a reply cut by
-/// its length still parses.
+/// its length still parses; what it needs for that, the shortest completion after each allowed token, is also computed
+/// once per state (<see cref="ClosingDistances"/>), so a step in the tail costs about what an ordinary step does.
 /// </summary>
 public sealed class TokenAutomaton
 {
     private readonly JsonByteAutomaton _bytes;
     private readonly List<ulong[]?> _allowed = [];
+    private readonly List<ClosingDistances?> _closing = [];
     private readonly Lock _lock = new();
     private int[] _nodeStack = new int[256];
     private int[] _stateStack = new int[256];
@@ -37,6 +39,12 @@ public sealed class TokenAutomaton
 
     /// <summary>Time spent computing allowed-token sets (the first visit of each state); later visits only read them.</summary>
     public TimeSpan MaskBuildTime { get; private set; }
+
+    /// <summary>States whose closing distances (<see cref="Closing"/>) have been computed so far.</summary>
+    public int ClosingStates { get; private set; }
+
+    /// <summary>Time spent computing closing distances (the first visit of each state inside a closing tail).</summary>
+    public TimeSpan ClosingBuildTime { get; private set; }
 
     /// <summary>A cursor at the start of the output, for one sequence.</summary>
     public ITokenConstraint Begin(int tokenBudget = int.MaxValue) => new Cursor(this, tokenBudget);
@@ -71,6 +79,16 @@ public sealed class TokenAutomaton
         {
             while (_allowed.Count <= state) _allowed.Add(null);
             return _allowed[state] ??= Compute(state);
+        }
+    }
+
+    /// <summary>The shortest completion after each token allowed in <paramref name="state"/>; computed on first use, then kept.</summary>
+    internal ClosingDistances Closing(int state)
+    {
+        lock (_lock)
+        {
+            while (_closing.Count <= state) _closing.Add(null);
+            return _closing[state] ??= ComputeClosing(state);
         }
     }
 
@@ -126,6 +144,63 @@ public sealed class TokenAutomaton
         return bits;
     }
 
+    // The same walk as Compute, reading the shortest completion at each node where tokens end (cached per byte state;
+    // neighbouring nodes mostly lead to the same state, a string's content tokens all back to the string itself).
+    private ClosingDistances ComputeClosing(int state)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var v = Vocabulary;
+        var distanceOf = new int[v.Size];
+        Array.Fill(distanceOf, -1);
+        var histogram = new int[ClosingHorizon + 1];
+        int lastState = JsonByteAutomaton.Dead, lastDistance = 0;
+        var top = 0;
+        _nodeStack[top] = 0;
+        _stateStack[top++] = state;
+        while (top > 0)
+        {
+            top--;
+            var node = _nodeStack[top];
+            var at = _stateStack[top];
+            var end = v.ChildStart[node] + v.ChildCount[node];
+            for (var e = v.ChildStart[node]; e < end; e++)
+            {
+                var next = _bytes.Step(at, v.EdgeByte[e]);
+                if (next == JsonByteAutomaton.Dead) continue;
+                var child = v.EdgeNode[e];
+                if (v.FirstTokenAtNode[child] >= 0)
+                {
+                    if (next != lastState) (lastState, lastDistance) = (next, Math.Min(_bytes.ShortestCompletion(next).Distance, ClosingHorizon));
+                    for (var t = v.FirstTokenAtNode[child]; t >= 0; t = v.NextTokenAtNode[t])
+                    {
+                        distanceOf[t] = lastDistance;
+                        histogram[lastDistance]++;
+                    }
+                }
+                if (v.ChildCount[child] == 0) continue;
+                if (top == _nodeStack.Length)
+                {
+                    Array.Resize(ref _nodeStack, top * 2);
+                    Array.Resize(ref _stateStack, top * 2);
+                }
+                _nodeStack[top] = child;
+                _stateStack[top++] = next;
+            }
+        }
+        var common = Array.IndexOf(histogram, histogram.Max());
+        var others = new List<long>();
+        for (var id = 0; id < distanceOf.Length; id++)
+        {
+            // Sorting the keys orders by distance descending, then by id.
+            if (distanceOf[id] >= 0 && distanceOf[id] != common) others.Add((long)(ClosingHorizon - distanceOf[id]) << 32 | (uint)id);
+        }
+        others.Sort();
+        ClosingStates++;
+        ClosingBuildTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        return new ClosingDistances(common, histogram[common], others.Select(k => (int)(k & 0xFFFFFFFF)).ToArray(),
+            others.Select(k => ClosingHorizon - (int)(k >> 32)).ToArray());
+    }
+
     private sealed class Cursor(TokenAutomaton automaton, int tokenBudget) : ITokenConstraint
     {
         private int _state = automaton._bytes.Start;
@@ -163,18 +238,37 @@ public sealed class TokenAutomaton
 
         // Near the end of the budget a token is allowed only when the value can still be completed after it with the
         // tokens then left (one byte token per byte of the shortest completion): a reply cut by its length still parses.
+        // The distances after each token are computed once per state; a step touches only the tokens whose side of the
+        // bound differs from the common case, and nothing at all while the budget covers the largest distance.
         private void KeepOnlyWhatCanStillClose(Span<float> logits)
         {
             var left = tokenBudget - _accepted - 1;
+            var closing = automaton.Closing(_state);
+            var accepting = automaton.IsAccepting(_state);
+            if (closing.Max <= left && (closing.Max >= 0 || accepting)) return;
             var size = Math.Min(logits.Length, automaton.Vocabulary.Size);
-            var any = false;
-            for (var id = 0; id < size; id++)
+            var above = closing.CountAbove(left);
+            bool any;
+            if (closing.CommonCount > 0 && closing.Common <= left)
             {
-                if (float.IsNegativeInfinity(logits[id])) continue;
-                if (automaton.Vocabulary.EndOfSequenceIds.Contains(id)) { any = true; continue; }
-                var next = automaton.Next(_state, id);
-                if (next != JsonByteAutomaton.Dead && automaton.ShortestCompletion(next).Distance <= left) any = true;
-                else logits[id] = float.NegativeInfinity;
+                foreach (var id in closing.Ids.AsSpan(0, above)) logits[id] = float.NegativeInfinity;
+                any = true;
+            }
+            else
+            {
+                // The common tokens are refused: only the listed ones within the budget, and end-of-sequence, stay.
+                var kept = closing.Ids.AsSpan(above);
+                var eos = automaton.Vocabulary.EndOfSequenceIds;
+                var saved = System.Buffers.ArrayPool<float>.Shared.Rent(kept.Length + eos.Count);
+                var n = 0;
+                foreach (var id in kept) saved[n++] = logits[id];
+                foreach (var id in eos) saved[n++] = (uint)id < (uint)size ? logits[id] : float.NegativeInfinity;
+                logits[..size].Fill(float.NegativeInfinity);
+                n = 0;
+                foreach (var id in kept) logits[id] = saved[n++];
+                foreach (var id in eos) if ((uint)id < (uint)size) logits[id] = saved[n++]; else n++;
+                any = kept.Length > 0 || accepting;
+                System.Buffers.ArrayPool<float>.Shared.Return(saved);
             }
             if (any) return;
             // The budget was already too small: the shortest completion's next byte, as far as it goes.
