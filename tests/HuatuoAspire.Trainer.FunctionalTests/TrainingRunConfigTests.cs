@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HuatuoAspire.Dashboard.Services;
 using HuatuoAspire.Trainer.Jobs;
 using HuatuoAspire.Training.Ppo;
 using HuatuoAspire.Training.Sft;
@@ -15,6 +16,17 @@ public sealed class TrainingRunConfigTests
     {
         var config = Read("""{"kind":"ppo","policy":"/p","data":"/d.jsonl","kl_coef":0.05,"response_length":64}""");
         Assert.Equal(new PpoOptions { KlCoefficient = 0.05, MaxNewTokens = 64, SaveEvery = TrainingRunConfig.DefaultSaveEvery }, config.Ppo);
+    }
+
+    [Fact]
+    public void TheDashboardsReferenceRecipeIsWhatTheTrainerRunsWhenTheFieldsAreLeftOut()
+    {
+        // The dashboard references no TorchSharp project, so its SFT form holds the reference values itself; an SFT
+        // request with none of them set must run exactly what the form says "the paper's recipe" is.
+        var sft = Read("""{"kind":"sft","model":"/m","data":"/d.jsonl"}""").Sft;
+        var reference = SftDefaults.Reference;
+        Assert.Equal((reference.Epochs, reference.LearningRate, reference.BatchSize, reference.MicroBatchSize, reference.MaxSeqLen, reference.SaveEvery),
+            (sft.Epochs, sft.LearningRate, sft.BatchSize, sft.MicroBatchSize, sft.MaxSeqLen, sft.SaveEvery));
     }
 
     [Fact]
