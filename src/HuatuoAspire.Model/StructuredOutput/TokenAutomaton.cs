@@ -104,12 +104,17 @@ public sealed class TokenAutomaton
         lock (_lock) return _bytes.IsAccepting(state);
     }
 
-    // Depth-first over the trie: a subtree is entered only while the automaton is still alive after its prefix.
-    private ulong[] Compute(int state)
+    /// <summary>What a walk over the trie does at each node where tokens end, given the byte state after its prefix.</summary>
+    private interface ITokenNodeVisitor
     {
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        void Visit(int node, int byteState);
+    }
+
+    // Depth-first over the trie from a byte state: a subtree is entered only while the automaton is still alive after
+    // its prefix. The visitor is a struct, so each walk is compiled for it (no call through an interface per node).
+    private void WalkAlive<TVisitor>(int state, ref TVisitor visitor) where TVisitor : struct, ITokenNodeVisitor
+    {
         var v = Vocabulary;
-        var bits = new ulong[(v.Size + 63) / 64];
         var top = 0;
         _nodeStack[top] = 0;
         _stateStack[top++] = state;
@@ -124,7 +129,7 @@ public sealed class TokenAutomaton
                 var next = _bytes.Step(at, v.EdgeByte[e]);
                 if (next == JsonByteAutomaton.Dead) continue;
                 var child = v.EdgeNode[e];
-                for (var t = v.FirstTokenAtNode[child]; t >= 0; t = v.NextTokenAtNode[t]) bits[t >> 6] |= 1UL << t;
+                if (v.FirstTokenAtNode[child] >= 0) visitor.Visit(child, next);
                 if (v.ChildCount[child] == 0) continue;
                 if (top == _nodeStack.Length)
                 {
@@ -135,58 +140,59 @@ public sealed class TokenAutomaton
                 _stateStack[top++] = next;
             }
         }
+    }
+
+    // Every token the walk reaches is allowed.
+    private struct AllowedTokens(TokenVocabulary vocabulary, ulong[] bits) : ITokenNodeVisitor
+    {
+        public readonly void Visit(int node, int byteState)
+        {
+            for (var t = vocabulary.FirstTokenAtNode[node]; t >= 0; t = vocabulary.NextTokenAtNode[t]) bits[t >> 6] |= 1UL << t;
+        }
+    }
+
+    // The shortest completion after each token the walk reaches (cached per byte state: neighbouring nodes mostly lead
+    // to the same state, a string's content tokens all back to the string itself).
+    private struct TokenDistances(TokenAutomaton automaton, int[] distanceOf, int[] histogram) : ITokenNodeVisitor
+    {
+        private int _lastState = JsonByteAutomaton.Dead;
+        private int _lastDistance;
+
+        public void Visit(int node, int byteState)
+        {
+            if (byteState != _lastState)
+                (_lastState, _lastDistance) = (byteState, Math.Min(automaton._bytes.ShortestCompletion(byteState).Distance, ClosingHorizon));
+            for (var t = automaton.Vocabulary.FirstTokenAtNode[node]; t >= 0; t = automaton.Vocabulary.NextTokenAtNode[t])
+            {
+                distanceOf[t] = _lastDistance;
+                histogram[_lastDistance]++;
+            }
+        }
+    }
+
+    private ulong[] Compute(int state)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var bits = new ulong[(Vocabulary.Size + 63) / 64];
+        var allowed = new AllowedTokens(Vocabulary, bits);
+        WalkAlive(state, ref allowed);
         if (_bytes.IsAccepting(state))
         {
-            foreach (var eos in v.EndOfSequenceIds) bits[eos >> 6] |= 1UL << eos;
+            foreach (var eos in Vocabulary.EndOfSequenceIds) bits[eos >> 6] |= 1UL << eos;
         }
         MaskedStates++;
         MaskBuildTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
         return bits;
     }
 
-    // The same walk as Compute, reading the shortest completion at each node where tokens end (cached per byte state;
-    // neighbouring nodes mostly lead to the same state, a string's content tokens all back to the string itself).
     private ClosingDistances ComputeClosing(int state)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var v = Vocabulary;
-        var distanceOf = new int[v.Size];
+        var distanceOf = new int[Vocabulary.Size];
         Array.Fill(distanceOf, -1);
         var histogram = new int[ClosingHorizon + 1];
-        int lastState = JsonByteAutomaton.Dead, lastDistance = 0;
-        var top = 0;
-        _nodeStack[top] = 0;
-        _stateStack[top++] = state;
-        while (top > 0)
-        {
-            top--;
-            var node = _nodeStack[top];
-            var at = _stateStack[top];
-            var end = v.ChildStart[node] + v.ChildCount[node];
-            for (var e = v.ChildStart[node]; e < end; e++)
-            {
-                var next = _bytes.Step(at, v.EdgeByte[e]);
-                if (next == JsonByteAutomaton.Dead) continue;
-                var child = v.EdgeNode[e];
-                if (v.FirstTokenAtNode[child] >= 0)
-                {
-                    if (next != lastState) (lastState, lastDistance) = (next, Math.Min(_bytes.ShortestCompletion(next).Distance, ClosingHorizon));
-                    for (var t = v.FirstTokenAtNode[child]; t >= 0; t = v.NextTokenAtNode[t])
-                    {
-                        distanceOf[t] = lastDistance;
-                        histogram[lastDistance]++;
-                    }
-                }
-                if (v.ChildCount[child] == 0) continue;
-                if (top == _nodeStack.Length)
-                {
-                    Array.Resize(ref _nodeStack, top * 2);
-                    Array.Resize(ref _stateStack, top * 2);
-                }
-                _nodeStack[top] = child;
-                _stateStack[top++] = next;
-            }
-        }
+        var distances = new TokenDistances(this, distanceOf, histogram);
+        WalkAlive(state, ref distances);
         var common = Array.IndexOf(histogram, histogram.Max());
         var others = new List<long>();
         for (var id = 0; id < distanceOf.Length; id++)
