@@ -12,14 +12,6 @@ namespace HuatuoAspire.Model.UnitTests.Engine;
 /// </summary>
 public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
 {
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        var scale = expected.abs().max().item<float>() + 1e-6f;
-        var error = (expected - actual).abs().max().item<float>();
-        Assert.True(error <= 1e-5 * scale, $"max error {error} relative to {scale}");
-    }
-
     [Theory]
     [InlineData(1, 37, 13, true, 1)]
     [InlineData(2, 64, 61, false, 2)]
@@ -30,27 +22,19 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
     public void TheBf16KernelEqualsFLinearOnTheWidenedWeights(int rows, int inFeatures, int outFeatures, bool bias, int threads)
     {
         using var scope = NewDisposeScope();
-        var before = get_num_threads();
-        set_num_threads(threads);
-        try
-        {
-            manual_seed(rows * 100 + inFeatures);
-            var w = randn(outFeatures, inFeatures).to(ScalarType.BFloat16);
-            var b = bias ? randn(outFeatures) : null;
-            var x = randn(1, rows, inFeatures);
-            using var _ = no_grad();
-            var actual = Projection.Linear(x, w, b, null, out var used);
-            Assert.True(used);
-            AssertClose(F.linear(x, w.to(ScalarType.Float32), b), actual);
-            // Many rows (prefill) run the same kernel in passes of 16 rows.
-            var many = randn(40, inFeatures);
-            AssertClose(F.linear(many, w.to(ScalarType.Float32), b), Projection.Linear(many, w, b, null, out used));
-            Assert.True(used);
-        }
-        finally
-        {
-            set_num_threads(before);
-        }
+        using var threadCount = KernelAssert.Threads(threads);
+        manual_seed(rows * 100 + inFeatures);
+        var w = randn(outFeatures, inFeatures).to(ScalarType.BFloat16);
+        var b = bias ? randn(outFeatures) : null;
+        var x = randn(1, rows, inFeatures);
+        using var _ = no_grad();
+        var actual = Projection.Linear(x, w, b, null, out var used);
+        Assert.True(used);
+        KernelAssert.Close(F.linear(x, w.to(ScalarType.Float32), b), actual);
+        // Many rows (prefill) run the same kernel in passes of 16 rows.
+        var many = randn(40, inFeatures);
+        KernelAssert.Close(F.linear(many, w.to(ScalarType.Float32), b), Projection.Linear(many, w, b, null, out used));
+        Assert.True(used);
     }
 
     [Theory]
@@ -62,28 +46,20 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
     public void TheInt8KernelEqualsFLinearOnTheDequantizedWeightsAndQ8_0RoundedInputs(int rows, int inFeatures, int outFeatures, bool bias, int threads)
     {
         using var scope = NewDisposeScope();
-        var before = get_num_threads();
-        set_num_threads(threads);
-        try
-        {
-            manual_seed(rows * 100 + inFeatures);
-            var (q, s) = Quantized(randn(outFeatures, inFeatures));
-            var w = Projection.Dequantize(q, s);
-            var b = bias ? randn(outFeatures) : null;
-            var x = randn(1, rows, inFeatures);
-            using var _ = no_grad();
-            var actual = Projection.Linear(x, q, b, s, out var used);
-            Assert.True(used);
-            AssertClose(F.linear(RoundedToQ8_0(x), w, b), actual);
-            // Many rows (prefill) run the same kernel in passes of 16 rows and agree too.
-            var many = randn(40, inFeatures);
-            AssertClose(F.linear(RoundedToQ8_0(many), w, b), Projection.Linear(many, q, b, s, out used));
-            Assert.True(used);
-        }
-        finally
-        {
-            set_num_threads(before);
-        }
+        using var threadCount = KernelAssert.Threads(threads);
+        manual_seed(rows * 100 + inFeatures);
+        var (q, s) = Quantized(randn(outFeatures, inFeatures));
+        var w = Projection.Dequantize(q, s);
+        var b = bias ? randn(outFeatures) : null;
+        var x = randn(1, rows, inFeatures);
+        using var _ = no_grad();
+        var actual = Projection.Linear(x, q, b, s, out var used);
+        Assert.True(used);
+        KernelAssert.Close(F.linear(RoundedToQ8_0(x), w, b), actual);
+        // Many rows (prefill) run the same kernel in passes of 16 rows and agree too.
+        var many = randn(40, inFeatures);
+        KernelAssert.Close(F.linear(RoundedToQ8_0(many), w, b), Projection.Linear(many, q, b, s, out used));
+        Assert.True(used);
     }
 
     [Fact]

@@ -10,14 +10,6 @@ namespace HuatuoAspire.Model.UnitTests.Engine;
 /// </summary>
 public sealed class ProjectionKernelTests
 {
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        var scale = expected.abs().max().item<float>() + 1e-6f;
-        var error = (expected - actual).abs().max().item<float>();
-        Assert.True(error <= 1e-5 * scale, $"max error {error} relative to {scale}");
-    }
-
     [Theory]
     [InlineData(1, 37, 13, true, 1)]
     [InlineData(2, 37, 13, false, 1)]
@@ -33,23 +25,15 @@ public sealed class ProjectionKernelTests
     public void TheKernelEqualsFLinear(int rows, int inFeatures, int outFeatures, bool bias, int threads)
     {
         using var scope = NewDisposeScope();
-        var before = get_num_threads();
-        set_num_threads(threads);
-        try
-        {
-            manual_seed(rows * 1000 + inFeatures);
-            using var projection = new Projection(inFeatures, outFeatures, bias);
-            var x = randn(1, rows, inFeatures);
-            using var _ = no_grad();
-            var expected = F.linear(x, projection.weight, projection.bias);
-            var actual = projection.forward(x);
-            Assert.True(projection.LastCallUsedKernel);
-            AssertClose(expected, actual);
-        }
-        finally
-        {
-            set_num_threads(before);
-        }
+        using var threadCount = KernelAssert.Threads(threads);
+        manual_seed(rows * 1000 + inFeatures);
+        using var projection = new Projection(inFeatures, outFeatures, bias);
+        var x = randn(1, rows, inFeatures);
+        using var _ = no_grad();
+        var expected = F.linear(x, projection.weight, projection.bias);
+        var actual = projection.forward(x);
+        Assert.True(projection.LastCallUsedKernel);
+        KernelAssert.Close(expected, actual);
     }
 
     [Fact]
@@ -63,7 +47,7 @@ public sealed class ProjectionKernelTests
         using var _ = no_grad();
         var actual = projection.forward(x);
         Assert.True(projection.LastCallUsedKernel);
-        AssertClose(F.linear(x, projection.weight, projection.bias), actual);
+        KernelAssert.Close(F.linear(x, projection.weight, projection.bias), actual);
     }
 
     [Fact]
@@ -78,7 +62,7 @@ public sealed class ProjectionKernelTests
             var strided = randn(24, 3).t(); // [3, 24], not contiguous
             var y = projection.forward(strided);
             Assert.False(projection.LastCallUsedKernel);
-            AssertClose(F.linear(strided, projection.weight, projection.bias), y);
+            KernelAssert.Close(F.linear(strided, projection.weight, projection.bias), y);
 
             var many = randn(3, 6, 24); // 18 rows: more than MatVec.MaxRows
             projection.forward(many);
@@ -110,7 +94,7 @@ public sealed class ProjectionKernelTests
         var y = projection.forward(x);
         Assert.True(projection.LastCallUsedKernel);
         using var _ = no_grad();
-        AssertClose(F.linear(x, projection.weight, projection.bias), y);
+        KernelAssert.Close(F.linear(x, projection.weight, projection.bias), y);
     }
 
     [Fact]
