@@ -12,20 +12,6 @@ namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 /// </summary>
 public sealed class ClosingTailTests
 {
-    private static HfTokenizer ByteTokenizer()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "huatuo-byte-tokenizer-" + Guid.NewGuid().ToString("N"));
-        ByteLevelTokenizer.WriteFolder(dir);
-        try
-        {
-            return HfTokenizer.FromFolder(dir);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
     private static JsonGrammar Grammar(string? schema) =>
         schema is null ? JsonGrammar.AnyObjectGrammar : JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement);
 
@@ -38,7 +24,7 @@ public sealed class ClosingTailTests
     [InlineData(TestSchemas.EveryKind, 130)]
     public void TheClosingTailOverTheByteVocabularyKeepsExactlyTheTokensTheTokenByTokenCheckKeeps(string? schema, int budget)
     {
-        var automaton = TokenVocabulary.For(ByteTokenizer()).AutomatonFor(Grammar(schema));
+        var automaton = TokenVocabulary.For(TokenizerFixtures.Byte).AutomatonFor(Grammar(schema));
         for (var seed = 0; seed < 12; seed++) Assert.Equal(0, CompareAlongARandomWalk(automaton, budget, seed));
     }
 
@@ -54,7 +40,7 @@ public sealed class ClosingTailTests
     [Fact]
     public void ABudgetTooSmallForAnyValueStillGetsTheShortestCompletionsNextByte()
     {
-        var automaton = TokenVocabulary.For(ByteTokenizer()).AutomatonFor(Grammar(TestSchemas.ChainOfThought));
+        var automaton = TokenVocabulary.For(TokenizerFixtures.Byte).AutomatonFor(Grammar(TestSchemas.ChainOfThought));
         // {"CoT":[]} is 10 bytes: with 4 tokens nothing can close, and the cursor writes the completion's first bytes.
         var cursor = automaton.Begin(4);
         var logits = new float[automaton.Vocabulary.Size];

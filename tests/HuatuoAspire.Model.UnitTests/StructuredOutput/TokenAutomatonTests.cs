@@ -9,20 +9,6 @@ namespace HuatuoAspire.Model.UnitTests.StructuredOutput;
 
 public sealed class TokenAutomatonTests(ITestOutputHelper output)
 {
-    private static HfTokenizer ByteTokenizer()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "huatuo-byte-tokenizer-" + Guid.NewGuid().ToString("N"));
-        ByteLevelTokenizer.WriteFolder(dir);
-        try
-        {
-            return HfTokenizer.FromFolder(dir);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
     private static JsonGrammar Schema(string schema) => JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement);
 
     [Theory]
@@ -30,7 +16,7 @@ public sealed class TokenAutomatonTests(ITestOutputHelper output)
     [InlineData(TestSchemas.EveryKind)]
     public void RandomWalksOverTheByteVocabularyAlwaysEndInSchemaValidJson(string schema)
     {
-        var tokenizer = ByteTokenizer();
+        var tokenizer = TokenizerFixtures.Byte;
         var automaton = TokenVocabulary.For(tokenizer).AutomatonFor(Schema(schema));
         for (var seed = 0; seed < 40; seed++)
         {
@@ -46,7 +32,7 @@ public sealed class TokenAutomatonTests(ITestOutputHelper output)
     [InlineData(TestSchemas.EveryKind, 300)]
     public void AModelThatNeverChoosesToCloseStillGivesSchemaValidJsonWithinItsTokenBudget(string schema, int budget)
     {
-        var tokenizer = ByteTokenizer();
+        var tokenizer = TokenizerFixtures.Byte;
         var automaton = TokenVocabulary.For(tokenizer).AutomatonFor(Schema(schema));
         for (var seed = 0; seed < 10; seed++)
         {
@@ -63,7 +49,7 @@ public sealed class TokenAutomatonTests(ITestOutputHelper output)
     [Fact]
     public void RandomWalksUnderJsonObjectAlwaysEndInAJsonObject()
     {
-        var tokenizer = ByteTokenizer();
+        var tokenizer = TokenizerFixtures.Byte;
         var automaton = TokenVocabulary.For(tokenizer).AutomatonFor(JsonGrammar.AnyObjectGrammar);
         for (var seed = 0; seed < 40; seed++)
         {
@@ -129,7 +115,7 @@ public sealed class TokenAutomatonTests(ITestOutputHelper output)
     [Fact]
     public void EndOfSequenceIsAllowedOnlyWhereTheValueIsComplete()
     {
-        var tokenizer = ByteTokenizer();
+        var tokenizer = TokenizerFixtures.Byte;
         var automaton = TokenVocabulary.For(tokenizer).AutomatonFor(Schema("""{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}"""));
         var eos = automaton.Vocabulary.EndOfSequenceIds.First();
         var state = 0;

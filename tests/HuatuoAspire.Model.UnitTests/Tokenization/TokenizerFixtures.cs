@@ -14,6 +14,23 @@ public static class TokenizerFixtures
     private static readonly Lazy<HfTokenizer> LlamaTokenizer = new(() => HfTokenizer.FromFolder(ModelFolder("llama3_1")));
     private static readonly Lazy<HfTokenizer> QwenTokenizer = new(() => HfTokenizer.FromFolder(ModelFolder("qwen3")));
 
+    private static readonly Lazy<HfTokenizer> ByteTokenizer = new(() =>
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "huatuo-byte-tokenizer-" + Guid.NewGuid().ToString("N"));
+        ByteLevelTokenizer.WriteFolder(dir);
+        try
+        {
+            return HfTokenizer.FromFolder(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    });
+
+    /// <summary>The project's own byte-level tokenizer (what `model init --tokenizer byte` writes), loaded once.</summary>
+    public static HfTokenizer Byte => ByteTokenizer.Value;
+
     public static HfTokenizer Llama => LlamaTokenizer.Value;
 
     public static HfTokenizer Qwen => QwenTokenizer.Value;
