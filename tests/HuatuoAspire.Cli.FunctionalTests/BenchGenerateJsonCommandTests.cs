@@ -2,7 +2,7 @@ using Spectre.Console;
 
 namespace HuatuoAspire.Cli.FunctionalTests;
 
-/// <summary>`huatuo bench generate --json` adds the structured-output figures: decode free and under json_object, the mask's cost.</summary>
+/// <summary>`huatuo bench generate --json` adds the structured-output figures: decode free and under json_object, the mask's cost, in the closing tail too.</summary>
 [Collection(CommandLineCollection.Name)]
 public sealed class BenchGenerateJsonCommandTests : IDisposable
 {
@@ -29,8 +29,12 @@ public sealed class BenchGenerateJsonCommandTests : IDisposable
             AnsiConsole.Console = original;
         }
         var text = output.ToString();
-        Assert.Contains("json: decode batch 1, T = 1, json_object", text);
+        Assert.Matches(@"json: response format\s*│\s*json_object", text);
+        Assert.Contains("json: decode batch 1, T = 1, free", text);
+        Assert.Matches(@"json: decode batch 1, T = 1, constrained\s*│\s*[\d.]+ tok/s", text);
         Assert.Contains("json: mask + cursor per token", text);
+        Assert.Contains("json: same in the closing tail", text);
+        Assert.Contains("json: closing distances of a new state (once)", text);
         Assert.Contains("261 tokens", text); // the byte tokenizer's vocabulary
     }
 }
