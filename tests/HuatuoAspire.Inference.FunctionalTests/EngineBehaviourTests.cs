@@ -98,10 +98,15 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
     [Fact]
     public async Task RequestJoinsTheRunningBatchAndFinishesFirst()
     {
-        await using var server = await tiny.ServeAsync(maxBatchSize: 4);
-        var soloLong = Content((await server.PostChatAsync(Chat("long one", 80))).Body);
+        await using var server = await tiny.ServeAsync(maxBatchSize: 4, contextLength: 1024);
+        // The short request's path is warmed first, with two requests at once so that the client holds two connections:
+        // the short one below then costs the server's steps alone, not a new connection or the JIT, while the long one
+        // streams (its chunks may be read well after the server wrote them, so the long one is long).
+        var warmShort = server.PostChatAsync(Chat("short one", 5));
+        var soloLong = Content((await server.PostChatAsync(Chat("long one", 240))).Body);
+        Assert.Equal(200, (await warmShort).Status);
 
-        using var longStream = await SseReader.OpenAsync(server.Http, Chat("long one", 80, stream: true));
+        using var longStream = await SseReader.OpenAsync(server.Http, Chat("long one", 240, stream: true));
         var longText = "";
         var shortDone = false;
         var longChunksAfterShort = 0;
