@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -40,17 +39,11 @@ public static unsafe partial class MatVec
     /// </summary>
     private static float* SplitEvenOdd(float* x, int rows, int n)
     {
-        var length = (long)rows * n;
-        if (t_splitLength < length)
-        {
-            if (t_split is not null) NativeMemory.AlignedFree(t_split);
-            t_split = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
-            t_splitLength = length;
-        }
+        var split = ThreadBuffer(ref t_split, ref t_splitLength, (long)rows * n);
         var blocks = n / 16 * 16;
         for (var r = 0; r < rows; r++)
         {
-            float* source = x + (long)r * n, target = t_split + (long)r * n;
+            float* source = x + (long)r * n, target = split + (long)r * n;
             for (var i = 0; i < blocks; i += 16)
             for (var k = 0; k < 8; k++)
             {
@@ -59,7 +52,7 @@ public static unsafe partial class MatVec
             }
             for (var i = blocks; i < n; i++) target[i] = source[i];
         }
-        return t_split;
+        return split;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

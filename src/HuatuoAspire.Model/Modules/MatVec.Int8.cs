@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -23,6 +22,7 @@ public static unsafe partial class MatVec
     [ThreadStatic] private static sbyte* t_quants;
     [ThreadStatic] private static float* t_quantScales;
     [ThreadStatic] private static long t_quantsLength;
+    [ThreadStatic] private static long t_quantScalesLength;
 
     /// <summary>
     /// y = x·Wᵀ + b with W [outFeatures, inFeatures] int8 and <paramref name="scales"/> [outFeatures, inFeatures / 32];
@@ -51,20 +51,9 @@ public static unsafe partial class MatVec
     private static void QuantizeActivations(float* x, int rows, int n, out sbyte* quants, out float* scales)
     {
         var length = (long)rows * n;
-        if (t_quantsLength < length)
-        {
-            if (t_quants is not null)
-            {
-                NativeMemory.AlignedFree(t_quants);
-                NativeMemory.AlignedFree(t_quantScales);
-            }
-            t_quants = (sbyte*)NativeMemory.AlignedAlloc((nuint)length, 64);
-            t_quantScales = (float*)NativeMemory.AlignedAlloc((nuint)(length / Int8Blocks.BlockSize * sizeof(float)), 64);
-            t_quantsLength = length;
-        }
-        ActivationBlocks.Quantize(x, t_quants, t_quantScales, length);
-        quants = t_quants;
-        scales = t_quantScales;
+        quants = ThreadBuffer(ref t_quants, ref t_quantsLength, length);
+        scales = ThreadBuffer(ref t_quantScales, ref t_quantScalesLength, length / Int8Blocks.BlockSize);
+        ActivationBlocks.Quantize(x, quants, scales, length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -42,6 +43,22 @@ public static unsafe partial class MatVec
     internal enum WeightKind { F32, BFloat16, Int8 }
 
     /// <summary>Below ~64k multiply-adds a second worker costs more to wake than it saves.</summary>
+    /// <summary>
+    /// A buffer of the calling thread (<paramref name="buffer"/> and <paramref name="capacity"/> are its thread-static
+    /// fields) holding at least <paramref name="count"/> elements, 64-byte aligned, grown and never shrunk: the kernels
+    /// prepare x in it once per product, and the workers read it while the caller waits for them.
+    /// </summary>
+    private static T* ThreadBuffer<T>(ref T* buffer, ref long capacity, long count) where T : unmanaged
+    {
+        if (capacity < count)
+        {
+            if (buffer is not null) NativeMemory.AlignedFree(buffer);
+            buffer = (T*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(T)), 64);
+            capacity = count;
+        }
+        return buffer;
+    }
+
     private static int Workers(int threads, int rows, int inFeatures, int outFeatures) =>
         Math.Max(1, Math.Min(threads, (int)Math.Min(outFeatures / 64, (long)rows * inFeatures * outFeatures / 65536)));
 
