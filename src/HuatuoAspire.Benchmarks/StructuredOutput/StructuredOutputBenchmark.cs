@@ -96,7 +96,7 @@ public static class StructuredOutputBenchmark
             var left = Math.Min(tokens - generated, budget ?? int.MaxValue);
             if (automaton is null && lengths is not null && sequence < lengths.Count) left = Math.Min(left, lengths[sequence]);
             var options = new SamplingOptions { Temperature = 1, Seed = sequence, MaxNewTokens = left, StopTokenIds = automaton is null ? new HashSet<int>() : null };
-            var first = decoder.Add(prompt, options, automaton is null ? null : budget is null ? automaton.Begin() : automaton.Begin(left));
+            var first = decoder.Add(prompt, options, automaton?.Begin(budget is null ? int.MaxValue : left));
             var length = 1;
             generated++;
             while (!first.Finished && decoder.Contains(first.SequenceId))
@@ -126,7 +126,7 @@ public static class StructuredOutputBenchmark
         for (var r = 0; r <= repeats; r++)
         {
             var samples = r == 0 ? cold : warm;
-            var cursor = budget is { } b ? automaton.Begin(b) : automaton.Begin();
+            var cursor = automaton.Begin(budget ?? int.MaxValue);
             var used = 0;
             for (var t = 0; t < tokens; t++)
             {
@@ -141,7 +141,7 @@ public static class StructuredOutputBenchmark
                 samples.Add(Stopwatch.GetElapsedTime(started, masked).TotalMicroseconds + Stopwatch.GetElapsedTime(accepting).TotalMicroseconds);
                 if (cursor.Ended || ++used == budget)
                 {
-                    cursor = budget is { } again ? automaton.Begin(again) : automaton.Begin();
+                    cursor = automaton.Begin(budget ?? int.MaxValue);
                     used = 0;
                 }
             }
