@@ -42,13 +42,12 @@ public static unsafe partial class MatVec
     /// <summary>The element type of the weight matrix a <see cref="Job"/> reads.</summary>
     internal enum WeightKind { F32, BFloat16, Int8 }
 
-    /// <summary>Below ~64k multiply-adds a second worker costs more to wake than it saves.</summary>
     /// <summary>
     /// A buffer of the calling thread (<paramref name="buffer"/> and <paramref name="capacity"/> are its thread-static
     /// fields) holding at least <paramref name="count"/> elements, 64-byte aligned, grown and never shrunk: the kernels
     /// prepare x in it once per product, and the workers read it while the caller waits for them.
     /// </summary>
-    private static T* ThreadBuffer<T>(ref T* buffer, ref long capacity, long count) where T : unmanaged
+    internal static T* ThreadBuffer<T>(ref T* buffer, ref long capacity, long count) where T : unmanaged
     {
         if (capacity < count)
         {
@@ -59,7 +58,8 @@ public static unsafe partial class MatVec
         return buffer;
     }
 
-    private static int Workers(int threads, int rows, int inFeatures, int outFeatures) =>
+    /// <summary>Below ~64k multiply-adds a second worker costs more to wake than it saves.</summary>
+    internal static int Workers(int threads, int rows, int inFeatures, int outFeatures) =>
         Math.Max(1, Math.Min(threads, (int)Math.Min(outFeatures / 64, (long)rows * inFeatures * outFeatures / 65536)));
 
     /// <summary>
@@ -68,7 +68,7 @@ public static unsafe partial class MatVec
     /// int8 weights, where it is x's int8 blocks with their scales in <paramref name="xScales"/>.
     /// </summary>
     internal readonly struct Job(WeightKind kind, void* x, void* w, float* scales, float* b, float* y, int rows, int inFeatures, int outFeatures, int parts,
-        float* xScales = null)
+        float* xScales = null) : IPartedJob
     {
         public int Parts => parts;
 

@@ -9,11 +9,12 @@ namespace HuatuoAspire.Model.Modules;
 
 /// <summary>
 /// A linear projection y = x·Wᵀ + b with the parameters of <c>nn.Linear</c> (<c>weight</c> [out, in], optional
-/// <c>bias</c>), so state-dict keys stay <c>…q_proj.weight</c>. Decode on CPU in fp32 (few rows, no gradient) runs
-/// the bandwidth-bound <see cref="MatVec"/> kernel, on fp32, bf16 or int8 weights (<see cref="WeightStorage"/>), and
-/// so does prefill on bf16/int8 weights (in passes of 16 rows); everything else (training, fp32 prefill, CUDA) goes
-/// through <c>F.linear</c>, on bf16/int8 weights one block of output rows dequantized at a time. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a
-/// registered parameter, so the Hugging Face state dict of the model never contains it.
+/// <c>bias</c>), so state-dict keys stay <c>…q_proj.weight</c>. Inference on CPU in fp32 (no gradient) runs our own
+/// kernels on fp32, bf16 or int8 weights (<see cref="WeightStorage"/>): decode (few rows) the bandwidth-bound
+/// <see cref="MatVec"/>, prefill (many rows) the arithmetic-bound <see cref="MatMul"/>; everything else (training,
+/// CUDA, strided inputs) goes through <c>F.linear</c>, on bf16/int8 weights one block of output rows dequantized at a
+/// time. An optional LoRA adapter (<see cref="Lora"/>) adds scaling·B·A·dropout(x) and is not a registered parameter,
+/// so the Hugging Face state dict of the model never contains it.
 /// </summary>
 public sealed class Projection : nn.Module<Tensor, Tensor>
 {
@@ -124,9 +125,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// x·Wᵀ + b: the <see cref="MatVec"/> kernel when everything is contiguous fp32 (W also bf16, or int8 with
-    /// <paramref name="scales"/>) on the CPU, no gradient is needed and x has at most <see cref="MatVec.MaxRows"/> rows
-    /// (any number of rows, in passes of that many, for bf16 and int8 W); <c>F.linear</c> otherwise.
+    /// x·Wᵀ + b: our kernels when everything is contiguous fp32 (W also bf16, or int8 with <paramref name="scales"/>) on
+    /// the CPU and no gradient is needed (<see cref="MatVec"/> for up to <see cref="MatVec.MaxRows"/> rows of x,
+    /// <see cref="MatMul"/> for more); <c>F.linear</c> otherwise.
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales = null) => Linear(x, weight, bias, scales, out _);
 
@@ -134,8 +135,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, Tensor? scales, out bool usedKernel)
     {
-        usedKernel = CanUseKernel(x, weight, bias, scales, out var rows)
-                     && (rows <= MatVec.MaxRows || weight.dtype is ScalarType.BFloat16 or ScalarType.Int8);
+        usedKernel = CanUseKernel(x, weight, bias, scales, out var rows) && (rows <= MatVec.MaxRows || MatMul.IsAccelerated);
         if (usedKernel) return Kernel(x, weight, bias, scales, rows);
         return weight.dtype == x.dtype ? F.linear(x, weight, bias) : DequantizedLinear(x, weight, bias, scales);
     }
@@ -267,24 +267,23 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         var s = scales is null ? null : (float*)Data(scales);
         var xp = (float*)Data(x);
         var yp = (float*)Data(y);
-        // Prefill on bf16/int8 weights: passes of MaxRows rows, each reading W once for all of them (from memory once
-        // per pass, a 16-row pass is compute-bound), on the workers, instead of widening W to fp32 for F.linear.
-        for (var r = 0; r < rows; r += MatVec.MaxRows)
+        if (rows <= MatVec.MaxRows)
         {
-            var n = Math.Min(MatVec.MaxRows, rows - r);
-            var xr = xp + (long)r * inFeatures;
-            var yr = yp + (long)r * outFeatures;
             switch (weight.dtype)
             {
-                case ScalarType.Float32:
-                    MatVec.Multiply(xr, (float*)w, b, yr, n, inFeatures, outFeatures, threads);
-                    break;
-                case ScalarType.BFloat16:
-                    MatVec.MultiplyBFloat16(xr, (ushort*)w, b, yr, n, inFeatures, outFeatures, threads);
-                    break;
-                default:
-                    MatVec.MultiplyInt8(xr, (sbyte*)w, s, b, yr, n, inFeatures, outFeatures, threads);
-                    break;
+                case ScalarType.Float32: MatVec.Multiply(xp, (float*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
+                case ScalarType.BFloat16: MatVec.MultiplyBFloat16(xp, (ushort*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
+                default: MatVec.MultiplyInt8(xp, (sbyte*)w, s, b, yp, rows, inFeatures, outFeatures, threads); break;
+            }
+        }
+        else
+        {
+            // Prefill: arithmetic-bound, the tiled product.
+            switch (weight.dtype)
+            {
+                case ScalarType.Float32: MatMul.Multiply(xp, (float*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
+                case ScalarType.BFloat16: MatMul.MultiplyBFloat16(xp, (ushort*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
+                default: MatMul.MultiplyInt8(xp, (sbyte*)w, s, b, yp, rows, inFeatures, outFeatures, threads); break;
             }
         }
         return y;

@@ -1,16 +1,23 @@
 namespace HuatuoAspire.Model.Modules;
 
+/// <summary>A job split into numbered parts that <see cref="WorkerPool"/> runs at once, one per thread.</summary>
+internal interface IPartedJob
+{
+    void RunPart(int part);
+}
+
 /// <summary>
-/// A few dedicated worker threads for <see cref="MatVec"/>: the caller publishes a job, runs part 0 itself and waits
-/// for the others. Workers spin briefly before sleeping (a decode step issues ~130 products back to back, so the
-/// next job usually arrives within microseconds); no allocation per job.
+/// A few dedicated worker threads for <see cref="MatVec"/> and <see cref="MatMul"/>: the caller publishes a job, runs
+/// part 0 itself and waits for the others. Workers spin briefly before sleeping (a decode step issues ~130 products
+/// back to back, so the next job usually arrives within microseconds); no allocation per job (a job is a struct kept
+/// in a static slot of its type, run through that type's one cached delegate).
 /// </summary>
 internal static unsafe class WorkerPool
 {
     private static readonly object Gate = new();
     private static Worker[] _workers = [];
 
-    public static void Run(MatVec.Job job, int parts)
+    public static void Run<TJob>(TJob job, int parts) where TJob : struct, IPartedJob
     {
         // One job at a time across the process: concurrent callers (two decoders) take turns rather than oversubscribing.
         lock (Gate)
@@ -22,10 +29,18 @@ internal static unsafe class WorkerPool
                 for (var i = _workers.Length; i < grown.Length; i++) grown[i] = new Worker(i + 1);
                 _workers = grown;
             }
-            for (var i = 0; i < parts - 1; i++) _workers[i].Start(job);
+            Slot<TJob>.Job = job;
+            for (var i = 0; i < parts - 1; i++) _workers[i].Start(Slot<TJob>.RunPart);
             job.RunPart(0);
             for (var i = 0; i < parts - 1; i++) _workers[i].Wait();
         }
+    }
+
+    /// <summary>The job of type <typeparamref name="TJob"/> being run (written under the gate before the workers are woken).</summary>
+    private static class Slot<TJob> where TJob : struct, IPartedJob
+    {
+        public static TJob Job;
+        public static readonly Action<int> RunPart = part => Job.RunPart(part);
     }
 
     private sealed class Worker
@@ -33,7 +48,7 @@ internal static unsafe class WorkerPool
         private readonly int _part;
         private readonly ManualResetEventSlim _go = new(false, spinCount: 2000);
         private readonly ManualResetEventSlim _done = new(false, spinCount: 2000);
-        private MatVec.Job _job;
+        private Action<int> _runPart = _ => { };
         private Exception? _error;
 
         public Worker(int part)
@@ -43,9 +58,9 @@ internal static unsafe class WorkerPool
             thread.Start();
         }
 
-        public void Start(MatVec.Job job)
+        public void Start(Action<int> runPart)
         {
-            _job = job;
+            _runPart = runPart;
             _done.Reset();
             _go.Set();
         }
@@ -68,7 +83,7 @@ internal static unsafe class WorkerPool
                 _go.Reset();
                 try
                 {
-                    _job.RunPart(_part);
+                    _runPart(_part);
                 }
                 catch (Exception e)
                 {

@@ -7,7 +7,7 @@ namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The bf16 and int8 kernels compute what <c>F.linear</c> computes on the same weights widened to fp32 (the int8 kernel
-/// on its inputs rounded to Q8_0 blocks, as llama.cpp's), on one to sixteen rows and in passes of sixteen, with tails,
+/// on its inputs rounded to Q8_0 blocks, as llama.cpp's), on one to sixteen rows and on many (the tiled product), with tails,
 /// biases and workers; and int8 blocks follow llama.cpp's Q8_0 rule.
 /// </summary>
 public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
@@ -31,7 +31,7 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
         var actual = Projection.Linear(x, w, b, null, out var used);
         Assert.True(used);
         KernelAssert.Close(F.linear(x, w.to(ScalarType.Float32), b), actual);
-        // Many rows (prefill) run the same kernel in passes of 16 rows.
+        // Many rows (prefill) run the tiled product on the widened weights.
         var many = randn(40, inFeatures);
         KernelAssert.Close(F.linear(many, w.to(ScalarType.Float32), b), Projection.Linear(many, w, b, null, out used));
         Assert.True(used);
@@ -56,7 +56,7 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
         var actual = Projection.Linear(x, q, b, s, out var used);
         Assert.True(used);
         KernelAssert.Close(F.linear(RoundedToQ8_0(x), w, b), actual);
-        // Many rows (prefill) run the same kernel in passes of 16 rows and agree too.
+        // Many rows (prefill) run the tiled product on the widened weights.and agree too.
         var many = randn(40, inFeatures);
         KernelAssert.Close(F.linear(RoundedToQ8_0(many), w, b), Projection.Linear(many, q, b, s, out used));
         Assert.True(used);
@@ -105,7 +105,7 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
     }
 
     /// <summary>x with every row rounded to Q8_0 blocks and back (the input the int8 kernel multiplies).</summary>
-    private static Tensor RoundedToQ8_0(Tensor x)
+    internal static Tensor RoundedToQ8_0(Tensor x)
     {
         var values = x.contiguous().data<float>().ToArray();
         var quants = new sbyte[values.Length];
@@ -141,7 +141,7 @@ public sealed class LowPrecisionKernelTests(ITestOutputHelper output)
             Assert.True(Math.Abs(row[i] - q8[i] * d[i / 32]) <= d[i / 32] * (0.5f + 127f / 2048f), $"element {i}");
     }
 
-    private static (Tensor Quants, Tensor Scales) Quantized(Tensor w)
+    internal static (Tensor Quants, Tensor Scales) Quantized(Tensor w)
     {
         var (rows, columns) = ((int)w.shape[0], (int)w.shape[1]);
         var quants = new sbyte[rows * columns];
