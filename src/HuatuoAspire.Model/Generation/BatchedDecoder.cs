@@ -50,13 +50,13 @@ public sealed class BatchedDecoder : IDisposable
     }
 
     /// <summary>
-    /// Whether decode steps may run as one <see cref="CpuDecodeStep"/> where it applies (default
-    /// <see cref="CpuDecodeStep.Enabled"/>); false runs libtorch's path, to compare the two.
+    /// Whether decode steps and prefills may run as one <see cref="CpuForward"/> pass where it applies (default
+    /// <see cref="CpuForward.Enabled"/>); false runs libtorch's path, to compare the two.
     /// </summary>
-    public bool UseCpuDecodeStep { get; init; } = CpuDecodeStep.Enabled;
+    public bool UseCpuForward { get; init; } = CpuForward.Enabled;
 
-    /// <summary>Whether a decode step of this decoder ran as a <see cref="CpuDecodeStep"/>.</summary>
-    public bool UsedCpuDecodeStep { get; private set; }
+    /// <summary>Whether a decode step or prefill of this decoder ran as a <see cref="CpuForward"/> pass.</summary>
+    public bool UsedCpuForward { get; private set; }
 
     public int Capacity => _cache.Rows;
     public int MaxLength { get; }
@@ -79,6 +79,18 @@ public sealed class BatchedDecoder : IDisposable
     {
         var sequence = NewSequence(promptIds, options, constraint);
         var row = _rows.Count;
+        if (CpuPass() is { } pass)
+        {
+            UsedCpuForward = true;
+            var count = promptIds.Count;
+            var promptTokens = new long[count];
+            var promptPositions = new long[count];
+            for (var i = 0; i < count; i++) (promptTokens[i], promptPositions[i]) = (promptIds[i], i);
+            var cacheRows = new int[count];
+            Array.Fill(cacheRows, row);
+            var prefilled = pass.Run(promptTokens, cacheRows, promptPositions, [count - 1]);
+            return Accepted(sequence, row, prefilled);
+        }
 
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -88,10 +100,15 @@ public sealed class BatchedDecoder : IDisposable
         var (cos, sin) = _model.Rope(MaxLength).For(positions, _model.Placement.DType);
         var hidden = _model.model.forward(ids, new LayerInputs(cos, sin, null, IsCausal: true, new PrefillCache(_cache, row)));
         var logits = _model.Logits(hidden.narrow(1, promptIds.Count - 1, 1)).to(ScalarType.Float32).cpu();
+        return Accepted(sequence, row, logits.data<float>().ToArray());
+    }
 
+    // The new row's first token, sampled from its prompt's last logits.
+    private DecodedToken Accepted(Sequence sequence, int row, Span<float> logits)
+    {
         _rows.Add(sequence);
-        sequence.Length = promptIds.Count;
-        var token = sequence.Accept(logits.data<float>().ToArray(), MaxLength);
+        sequence.Length = sequence.Prompt.Length;
+        var token = sequence.Accept(logits, MaxLength);
         if (token.Finished) RemoveRow(row);
         return token;
     }
@@ -197,10 +214,10 @@ public sealed class BatchedDecoder : IDisposable
             positionValues[r] = _rows[r].Length;
             attend = Math.Max(attend, _rows[r].Length + 1);
         }
-        if (FusedStep() is { } fused)
+        if (CpuPass() is { } pass)
         {
-            UsedCpuDecodeStep = true;
-            Accept(fused.Run(tokens, positionValues, n), results);
+            UsedCpuForward = true;
+            Accept(pass.Run(tokens, positionValues, n), results);
             return;
         }
         using var _ = no_grad();
@@ -229,19 +246,19 @@ public sealed class BatchedDecoder : IDisposable
         }
     }
 
-    private CpuDecodeStep? _fused;
-    private bool _fusedUnavailable;
+    private CpuForward? _cpuPass;
+    private bool _cpuPassUnavailable;
 
-    // The allocation-free CPU step when it applies, made once; again when the model's rotary tables were regrown (the
-    // step reads them in place). While a LoRA adapter is attached libtorch's path runs.
-    private CpuDecodeStep? FusedStep()
+    // The allocation-free CPU pass when it applies, made once; again when the model's rotary tables were regrown (the
+    // pass reads them in place). While a LoRA adapter is attached libtorch's path runs.
+    private CpuForward? CpuPass()
     {
-        if (!UseCpuDecodeStep || HasLora()) return null;
-        if (_fused is not null && _fused.Rope == _model.Rope(MaxLength)) return _fused;
-        if (_fusedUnavailable) return null;
-        _fused = CpuDecodeStep.TryCreate(_model, _cache, _model.Rope(MaxLength));
-        _fusedUnavailable = _fused is null;
-        return _fused;
+        if (!UseCpuForward || HasLora()) return null;
+        if (_cpuPass is not null && _cpuPass.Rope == _model.Rope(MaxLength)) return _cpuPass;
+        if (_cpuPassUnavailable) return null;
+        _cpuPass = CpuForward.TryCreate(_model, _cache, _model.Rope(MaxLength));
+        _cpuPassUnavailable = _cpuPass is null;
+        return _cpuPass;
     }
 
     private bool HasLora()
@@ -258,6 +275,35 @@ public sealed class BatchedDecoder : IDisposable
 
     private readonly record struct Chunk(int Row, int Start, int Length);
 
+    // The chunks as one CpuForward pass: each chunk is a run of its row's positions; logits where a prompt ends.
+    private void PrefillOnCpu(CpuForward pass, List<Chunk> chunks, List<DecodedToken> results)
+    {
+        UsedCpuForward = true;
+        var total = chunks.Sum(c => c.Length);
+        var ids = new long[total];
+        var positions = new long[total];
+        var cacheRows = new int[total];
+        var ends = new List<int>();
+        var finishing = new List<Sequence>();
+        var at = 0;
+        foreach (var c in chunks)
+        {
+            var sequence = _rows[c.Row];
+            for (var i = 0; i < c.Length; i++, at++) (ids[at], positions[at], cacheRows[at]) = (sequence.Prompt[c.Start + i], c.Start + i, c.Row);
+            sequence.Length += c.Length;
+            if (sequence.Length < sequence.Prompt.Length) continue;
+            ends.Add(at - 1);
+            finishing.Add(sequence);
+        }
+        var logits = pass.Run(ids, cacheRows, positions, ends.ToArray());
+        var vocab = _model.Config.VocabSize;
+        for (var i = 0; i < finishing.Count; i++)
+        {
+            finishing[i].Decoding = true;
+            results.Add(finishing[i].Accept(logits.Slice(i * vocab, vocab), MaxLength));
+        }
+    }
+
     // Prefills the next chunks of waiting prompts in one forward pass over their tokens packed into one sequence: the
     // projections and the MLP run once over all of them; attention runs per chunk, over that row's cached prefix
     // (earlier chunks) and the chunk itself, causally.
@@ -272,6 +318,11 @@ public sealed class BatchedDecoder : IDisposable
             budget -= length;
         }
         if (chunks.Count == 0) return;
+        if (CpuPass() is { } pass)
+        {
+            PrefillOnCpu(pass, chunks, results);
+            return;
+        }
 
         using var _ = no_grad();
         using var scope = NewDisposeScope();
