@@ -6,8 +6,8 @@ namespace HuatuoAspire.Model.UnitTests.Engine;
 
 /// <summary>
 /// The tiled product for many rows (prefill) computes what <c>F.linear</c> computes, with its AVX-512 tiles and with its
-/// AVX2 tiles, on shapes whose rows, weight rows and shared dimension all leave tails, on fp32, bf16 and int8 weights,
-/// with and without bias and workers.
+/// AVX2 tiles, on shapes whose rows, weight rows and shared dimension all leave tails (and a shared dimension in
+/// several blocks), on fp32, bf16 and int8 weights, with and without bias and workers.
 /// </summary>
 public sealed class MatMulTests
 {
@@ -20,7 +20,8 @@ public sealed class MatMulTests
             data.Add(64, 768, 256, false, 2, avx512); // the base preset's k_proj in a 64-token prefill
             data.Add(23, 100, 61, true, 2, avx512);   // rows, weight rows and the shared dimension all off the tile sizes
             data.Add(40, 1056, 1031, false, 3, avx512);
-            data.Add(33, 2048, 130, true, 2, avx512);
+            data.Add(33, 2048, 130, true, 2, avx512);   // the shared dimension in two blocks
+            data.Add(19, 1100, 37, true, 2, avx512);    // two blocks and a tail past the lanes
         }
         return data;
     }
