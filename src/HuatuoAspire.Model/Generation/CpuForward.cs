@@ -305,6 +305,8 @@ public sealed unsafe class CpuForward
         private readonly Buffers _buffers;
         private readonly int _units;
         private readonly long _work;
+        // The tile shape the units were cut for (read once: tests switch the tiles while other passes run).
+        private readonly bool _avx512;
 
         public AttentionPass(CpuForward owner, Buffers b, ReadOnlySpan<int> cacheRows, ReadOnlySpan<long> positions)
         {
@@ -312,7 +314,8 @@ public sealed unsafe class CpuForward
             _buffers = b;
             var c = owner._config;
             var group = c.NumAttentionHeads / c.KeyValueHeads;
-            var (rows, _) = MatMul.TileShape(MatMul.UseAvx512);
+            _avx512 = MatMul.UseAvx512;
+            var (rows, _) = MatMul.TileShape(_avx512);
             var n = cacheRows.Length;
             var runs = 0;
             var units = 0;
@@ -343,7 +346,7 @@ public sealed unsafe class CpuForward
 
         public void Run(float* q, float* keys, float* values, float* attended, int threads)
         {
-            var avx512 = MatMul.UseAvx512;
+            var avx512 = _avx512;
             // Below ~256k multiply-adds (a decode step at a short context) waking a worker costs more than it saves.
             var parts = Math.Max(1, Math.Min(threads, Math.Min(_units, (int)Math.Min(int.MaxValue, _work / 262144))));
             var (rows, _) = MatMul.TileShape(avx512);

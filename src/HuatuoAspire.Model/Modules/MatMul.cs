@@ -9,10 +9,11 @@ namespace HuatuoAspire.Model.Modules;
 /// by arithmetic, not by reading W. The product is cut into tiles of a few input rows × a few weight rows; a tile
 /// keeps one vector accumulator per (input row, weight row) pair along the shared dimension (AVX-512: 4 × 6 of 16
 /// lanes, 24 of the 32 registers; else AVX2: 2 × 4 of 8 lanes), so every vector it loads feeds four to six FMAs, and
-/// sums each accumulator once at the end. Workers take contiguous runs of weight tiles; a weight tile stays in cache
-/// while every input tile passes it. bf16 and int8 weights are widened to fp32 one weight tile at a time and reused for
-/// all rows of x, so the widening costs nothing beside the product; for int8, x is first rounded to Q8_0 blocks as
-/// <see cref="MatVec.MultiplyInt8"/> does, so a prompt and a decode step compute the same product.
+/// sums the accumulators four at a time at the end. Workers take contiguous runs of weight tiles; the shared dimension
+/// goes in blocks of about 1024, so a weight tile's block stays in L1 while every input tile passes it and a block of
+/// x stays in L2 while every weight tile passes it. bf16 and int8 weights are widened to fp32 one tile block at a time
+/// and reused for all rows of x, so the widening costs little beside the product; for int8, x is first rounded to Q8_0
+/// blocks as <see cref="MatVec.MultiplyInt8"/> does, so a prompt and a decode step compute the same product.
 /// </summary>
 public static unsafe class MatMul
 {

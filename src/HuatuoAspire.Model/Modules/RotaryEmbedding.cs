@@ -34,7 +34,7 @@ public sealed class RotaryEmbedding : IDisposable
 
     public double[] InverseFrequencies { get; }
 
-    /// <summary>cos of every position's angles, [positions, headDim] (the fused decode step reads it in place).</summary>
+    /// <summary>cos of every position's angles, [positions, headDim] (<see cref="Generation.CpuForward"/> reads it in place).</summary>
     internal Tensor CosTable => _cos;
 
     /// <summary>sin of every position's angles, [positions, headDim].</summary>
