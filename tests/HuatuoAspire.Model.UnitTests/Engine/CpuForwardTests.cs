@@ -48,30 +48,22 @@ public sealed class CpuForwardTests(ITestOutputHelper output)
     [InlineData("f32", false)]
     public void APromptLongerThanOnePassIsPrefilledInPassesAsLibTorchPrefillsIt(string weights, bool avx512)
     {
-        var before = MatMul.UseAvx512;
-        MatMul.UseAvx512 = avx512;
-        try
+        using var tiles = KernelAssert.Avx512(avx512);
+        using var model = CausalLanguageModel.FromPretrained(TinyModels.Folder(ModelArchitecture.Llama), ModelPlacement.ForWeights("cpu", weights));
+        var random = new Random(3);
+        var prompt = Enumerable.Range(0, CpuForward.MaxTokensPerPass + 37).Select(_ => random.Next(32, 127)).ToArray();
+        List<DecodedToken> Run(bool useCpuForward)
         {
-            using var model = CausalLanguageModel.FromPretrained(TinyModels.Folder(ModelArchitecture.Llama), ModelPlacement.ForWeights("cpu", weights));
-            var random = new Random(3);
-            var prompt = Enumerable.Range(0, CpuForward.MaxTokensPerPass + 37).Select(_ => random.Next(32, 127)).ToArray();
-            List<DecodedToken> Run(bool useCpuForward)
-            {
-                using var decoder = new BatchedDecoder(model, 2, 512, new HashSet<int>()) { UseCpuForward = useCpuForward };
-                var options = SamplingOptions.Greedy(4) with { TopLogprobs = 5 };
-                var tokens = new List<DecodedToken> { decoder.Add(prompt, options) };
-                // Another prompt (no shared prefix to copy) is prefilled in chunks of 100 tokens while the first decodes.
-                decoder.Join(prompt[..200].Reverse().ToArray(), options);
-                while (decoder.Active > 0) tokens.AddRange(decoder.Step(100));
-                Assert.Equal(useCpuForward, decoder.UsedCpuForward);
-                return tokens;
-            }
-            AssertSame(Run(false), Run(true), weights, $"{weights}, {prompt.Length}-token prompt, avx512 {avx512}");
+            using var decoder = new BatchedDecoder(model, 2, 512, new HashSet<int>()) { UseCpuForward = useCpuForward };
+            var options = SamplingOptions.Greedy(4) with { TopLogprobs = 5 };
+            var tokens = new List<DecodedToken> { decoder.Add(prompt, options) };
+            // Another prompt (no shared prefix to copy) is prefilled in chunks of 100 tokens while the first decodes.
+            decoder.Join(prompt[..200].Reverse().ToArray(), options);
+            while (decoder.Active > 0) tokens.AddRange(decoder.Step(100));
+            Assert.Equal(useCpuForward, decoder.UsedCpuForward);
+            return tokens;
         }
-        finally
-        {
-            MatMul.UseAvx512 = before;
-        }
+        AssertSame(Run(false), Run(true), weights, $"{weights}, {prompt.Length}-token prompt, avx512 {avx512}");
     }
 
     [Fact]

@@ -1,9 +1,13 @@
+using HuatuoAspire.Model.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace HuatuoAspire.Model.UnitTests.Engine;
 
-/// <summary>What the kernel tests share: closeness relative to the largest expected value, and libtorch's thread count for one test.</summary>
+/// <summary>
+/// What the kernel tests share: closeness relative to the largest expected value, and libtorch's thread count or
+/// MatMul's tiles for one test.
+/// </summary>
 internal static class KernelAssert
 {
     /// <summary>The largest difference is at most 1e-5 of the largest expected magnitude.</summary>
@@ -23,8 +27,21 @@ internal static class KernelAssert
         return new Restore(before);
     }
 
+    /// <summary>Runs <see cref="MatMul"/>'s AVX-512 tiles (where the hardware has them) or its AVX2 tiles until disposed.</summary>
+    public static IDisposable Avx512(bool on)
+    {
+        var before = MatMul.UseAvx512;
+        MatMul.UseAvx512 = on;
+        return new Undo(() => MatMul.UseAvx512 = before);
+    }
+
     private sealed class Restore(int threads) : IDisposable
     {
         public void Dispose() => set_num_threads(threads);
+    }
+
+    private sealed class Undo(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 }

@@ -31,7 +31,7 @@ public sealed class MatMulTests
     public void TheTiledProductEqualsFLinear(int rows, int inFeatures, int outFeatures, bool bias, int threads, bool avx512)
     {
         using var scope = NewDisposeScope();
-        using var tiles = Avx512(avx512);
+        using var tiles = KernelAssert.Avx512(avx512);
         using var threadCount = KernelAssert.Threads(threads);
         manual_seed(rows * 1000 + inFeatures);
         var w = randn(outFeatures, inFeatures);
@@ -57,7 +57,7 @@ public sealed class MatMulTests
     public void TheInt8TiledProductMultipliesQ8_0RoundedInputsAsDecodeDoes(int rows, int inFeatures, int outFeatures, bool bias, int threads, bool avx512)
     {
         using var scope = NewDisposeScope();
-        using var tiles = Avx512(avx512);
+        using var tiles = KernelAssert.Avx512(avx512);
         using var threadCount = KernelAssert.Threads(threads);
         manual_seed(rows * 100 + inFeatures);
         var weights = randn(outFeatures, inFeatures);
@@ -88,18 +88,5 @@ public sealed class MatMulTests
         {
             MatMul.UseAvx512 = before;
         }
-    }
-
-    /// <summary>Runs the AVX-512 tiles (where the hardware has them) or the AVX2 tiles until disposed.</summary>
-    private static IDisposable Avx512(bool on)
-    {
-        var before = MatMul.UseAvx512;
-        MatMul.UseAvx512 = on;
-        return new Restore(before);
-    }
-
-    private sealed class Restore(bool avx512) : IDisposable
-    {
-        public void Dispose() => MatMul.UseAvx512 = avx512;
     }
 }
