@@ -166,6 +166,7 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
         const int maxTokens = 4000;
         await using var server = await tiny.ServeAsync(maxBatchSize: 1, contextLength: 4096);
         var stepsBefore = server.Scheduler.Steps;
+        var leftBefore = server.Scheduler.LeftByClients;
         using (var cts = new CancellationTokenSource())
         {
             var response = await SseReader.OpenAsync(server.Http, Chat("Tell me everything about fever.", maxTokens, stream: true), cts.Token);
@@ -183,6 +184,8 @@ public sealed class EngineBehaviourTests(TinyEngineModel tiny) : IClassFixture<T
             "the scheduler to drop the request whose client left", TimeSpan.FromMilliseconds(20));
         Assert.Equal(0, server.Scheduler.RunningCount);
         var stepsAtCancel = server.Scheduler.Steps - stepsBefore;
+        // Dropped because its client left, not finished: a generation that ran to max_tokens is not counted here.
+        Assert.True(server.Scheduler.LeftByClients == leftBefore + 1, $"{stepsAtCancel} steps: the request was not dropped for its client leaving");
         Assert.True(stepsAtCancel < maxTokens, $"{stepsAtCancel} steps: generation went on after the client left");
         await Task.Delay(200);
         Assert.Equal(stepsAtCancel, server.Scheduler.Steps - stepsBefore);

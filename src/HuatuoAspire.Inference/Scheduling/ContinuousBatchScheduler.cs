@@ -41,6 +41,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
     private int _queued;
     private int _runningCount;
     private long _steps;
+    private long _leftByClients;
 
     public ContinuousBatchScheduler(IOptions<InferenceOptions> options, ILogger<ContinuousBatchScheduler> logger,
         Func<CancellationToken, Task<ServedModel>> initialModel)
@@ -67,6 +68,9 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
 
     /// <summary>Decode steps taken since start (each step advances every running sequence by one token).</summary>
     public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Requests dropped because their client left (disconnected or cancelled), running or still queued.</summary>
+    public long LeftByClients => Interlocked.Read(ref _leftByClients);
 
     /// <summary>Completes when the first model has loaded (or failed to load).</summary>
     public Task InitialLoad => _initialLoad ?? Task.CompletedTask;
@@ -214,6 +218,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
             if (!job.Cancellation.IsCancellationRequested) continue;
             job.Model!.Decoder.Remove(job.Slot);
             job.Abandon();
+            Interlocked.Increment(ref _leftByClients);
             _running.RemoveAt(i);
         }
         Volatile.Write(ref _runningCount, _running.Count);
@@ -232,6 +237,7 @@ public sealed class ContinuousBatchScheduler : IHostedService, IDisposable
             if (job.Cancellation.IsCancellationRequested)
             {
                 job.Abandon();
+                Interlocked.Increment(ref _leftByClients);
                 continue;
             }
             try
