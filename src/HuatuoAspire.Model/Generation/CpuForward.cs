@@ -499,25 +499,8 @@ public sealed unsafe class CpuForward
                 _ => false,
             };
 
-        public void Multiply(float* x, float* y, int rows, int threads)
-        {
-            if (rows > MatVec.MaxRows)
-            {
-                switch (Kind)
-                {
-                    case ScalarType.Float32: MatMul.Multiply(x, (float*)Weight, Bias, y, rows, In, Out, threads); break;
-                    case ScalarType.BFloat16: MatMul.MultiplyBFloat16(x, (ushort*)Weight, Bias, y, rows, In, Out, threads); break;
-                    default: MatMul.MultiplyInt8(x, (sbyte*)Weight, Scales, Bias, y, rows, In, Out, threads); break;
-                }
-                return;
-            }
-            switch (Kind)
-            {
-                case ScalarType.Float32: MatVec.Multiply(x, (float*)Weight, Bias, y, rows, In, Out, threads); break;
-                case ScalarType.BFloat16: MatVec.MultiplyBFloat16(x, (ushort*)Weight, Bias, y, rows, In, Out, threads); break;
-                default: MatVec.MultiplyInt8(x, (sbyte*)Weight, Scales, Bias, y, rows, In, Out, threads); break;
-            }
-        }
+        public void Multiply(float* x, float* y, int rows, int threads) =>
+            Projection.Multiply(Kind, x, Weight, Scales, Bias, y, rows, In, Out, threads);
 
         /// <summary>Row <paramref name="index"/> widened to fp32 (the token embedding).</summary>
         public void Row(long index, float* target, int n)

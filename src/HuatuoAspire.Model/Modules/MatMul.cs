@@ -40,10 +40,6 @@ public static unsafe class MatMul
     [ThreadStatic] private static long t_rowsLength;
     [ThreadStatic] private static float* t_x;
     [ThreadStatic] private static long t_xLength;
-    [ThreadStatic] private static sbyte* t_quants;
-    [ThreadStatic] private static long t_quantsLength;
-    [ThreadStatic] private static float* t_quantScales;
-    [ThreadStatic] private static long t_quantScalesLength;
 
     /// <summary>y [rows, outFeatures] = x [rows, inFeatures]·Wᵀ + b with W [outFeatures, inFeatures] fp32.</summary>
     public static void Multiply(float* x, float* w, float* b, float* y, int rows, int inFeatures, int outFeatures, int threads) =>
@@ -63,9 +59,7 @@ public static unsafe class MatMul
         // x as Q8_0 blocks, then those blocks back as fp32 (q·d is exact in fp32): the product of two such values is
         // llama.cpp's, only summed in a different order.
         var length = (long)rows * inFeatures;
-        var quants = MatVec.ThreadBuffer(ref t_quants, ref t_quantsLength, length);
-        var quantScales = MatVec.ThreadBuffer(ref t_quantScales, ref t_quantScalesLength, length / Int8Blocks.BlockSize);
-        ActivationBlocks.Quantize(x, quants, quantScales, length);
+        MatVec.QuantizeActivations(x, rows, inFeatures, out var quants, out var quantScales);
         var rounded = MatVec.ThreadBuffer(ref t_x, ref t_xLength, length);
         MatVec.WidenInt8(quants, quantScales, rounded, length);
         Run(MatVec.WeightKind.Int8, rounded, w, scales, b, y, rows, inFeatures, outFeatures, threads);

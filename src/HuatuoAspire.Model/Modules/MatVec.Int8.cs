@@ -48,7 +48,7 @@ public static unsafe partial class MatVec
     /// x's rows as int8 blocks and their scales, in buffers of the calling thread that the workers read while the caller
     /// waits for them.
     /// </summary>
-    private static void QuantizeActivations(float* x, int rows, int n, out sbyte* quants, out float* scales)
+    internal static void QuantizeActivations(float* x, int rows, int n, out sbyte* quants, out float* scales)
     {
         var length = (long)rows * n;
         quants = ThreadBuffer(ref t_quants, ref t_quantsLength, length);

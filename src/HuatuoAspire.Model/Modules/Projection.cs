@@ -267,26 +267,29 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         var s = scales is null ? null : (float*)Data(scales);
         var xp = (float*)Data(x);
         var yp = (float*)Data(y);
-        if (rows <= MatVec.MaxRows)
-        {
-            switch (weight.dtype)
-            {
-                case ScalarType.Float32: MatVec.Multiply(xp, (float*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
-                case ScalarType.BFloat16: MatVec.MultiplyBFloat16(xp, (ushort*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
-                default: MatVec.MultiplyInt8(xp, (sbyte*)w, s, b, yp, rows, inFeatures, outFeatures, threads); break;
-            }
-        }
-        else
-        {
-            // Prefill: arithmetic-bound, the tiled product.
-            switch (weight.dtype)
-            {
-                case ScalarType.Float32: MatMul.Multiply(xp, (float*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
-                case ScalarType.BFloat16: MatMul.MultiplyBFloat16(xp, (ushort*)w, b, yp, rows, inFeatures, outFeatures, threads); break;
-                default: MatMul.MultiplyInt8(xp, (sbyte*)w, s, b, yp, rows, inFeatures, outFeatures, threads); break;
-            }
-        }
+        Multiply(weight.dtype, xp, w, s, b, yp, rows, inFeatures, outFeatures, threads);
         return y;
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ + b on raw memory, W of <paramref name="kind"/> (fp32, bf16, or int8 with its block
+    /// <paramref name="scales"/>): up to <see cref="MatVec.MaxRows"/> rows (decode) the bandwidth-bound
+    /// <see cref="MatVec"/>, more (prefill) the arithmetic-bound <see cref="MatMul"/>.
+    /// </summary>
+    internal static unsafe void Multiply(ScalarType kind, float* x, void* w, float* scales, float* b, float* y, int rows, int inFeatures,
+        int outFeatures, int threads)
+    {
+        var few = rows <= MatVec.MaxRows;
+        switch (kind)
+        {
+            case ScalarType.Float32 when few: MatVec.Multiply(x, (float*)w, b, y, rows, inFeatures, outFeatures, threads); break;
+            case ScalarType.Float32: MatMul.Multiply(x, (float*)w, b, y, rows, inFeatures, outFeatures, threads); break;
+            case ScalarType.BFloat16 when few: MatVec.MultiplyBFloat16(x, (ushort*)w, b, y, rows, inFeatures, outFeatures, threads); break;
+            case ScalarType.BFloat16: MatMul.MultiplyBFloat16(x, (ushort*)w, b, y, rows, inFeatures, outFeatures, threads); break;
+            case ScalarType.Int8 when few: MatVec.MultiplyInt8(x, (sbyte*)w, scales, b, y, rows, inFeatures, outFeatures, threads); break;
+            case ScalarType.Int8: MatMul.MultiplyInt8(x, (sbyte*)w, scales, b, y, rows, inFeatures, outFeatures, threads); break;
+            default: throw new ArgumentException($"No kernel multiplies {kind} weights.", nameof(kind));
+        }
     }
 
     /// <summary>The address of a contiguous CPU tensor's elements (its <c>bytes</c> span is a view, not a copy, on the CPU).</summary>
